@@ -1,1 +1,101 @@
-//! placeholder
+//! Stripe webhooks for tower/axum and actix-web: read the raw body, verify `Stripe-Signature`
+//! exactly as Stripe's SDKs do (and more strictly where they are weak), and hand handlers a
+//! typed [`VerifiedStripeEvent`].
+//!
+//! # The request path
+//!
+//! One framework-neutral engine runs every request; the tower [`StripeWebhookLayer`] and the
+//! actix-web middleware only translate types. Per request, cheapest check first:
+//!
+//! 1. **Body** — `Content-Length` over the limit (default 1 MiB) is refused with `413` before
+//!    a byte is read; a chunked body is cut at the limit; a body that does not arrive within the
+//!    read timeout (default 10 s) gets `408`.
+//! 2. **Signature** — the `Stripe-Signature` header is parsed strictly ([`SignatureHeader`]);
+//!    HMAC-SHA256 over `t`, `.`, body, fed as bytes to a state keyed once per secret;
+//!    constant-time comparison against every `v1` for every active secret; then the timestamp
+//!    must be within 300 s in the past and 300 s in the future (configurable; disabling is
+//!    explicit, never a magic `0`).
+//! 3. **Parse** — the same bytes become a [`VerifiedStripeEvent`]: the envelope is parsed
+//!    borrowed, `data.object` stays raw until you ask for it. A body that verifies but is not
+//!    an event is a `400 invalid_event`, not a signature failure. Unknown event types and unknown
+//!    fields are never errors.
+//! 4. **Handler** — the event is in the request extensions (the [`VerifiedStripeEvent`]
+//!    extractor reads it) and the untouched raw body is passed on, so `Bytes` or `String`
+//!    extractors still see exactly what Stripe sent.
+//!
+//! Every refusal is `{"error": "<code>", "message": "<text>"}` ([`Rejection`]):
+//!
+//! | situation | status | code |
+//! |---|---|---|
+//! | body over the limit | 413 | `payload_too_large` |
+//! | body too slow | 408 | `body_timeout` |
+//! | no `Stripe-Signature` | 400 | `missing_signature` |
+//! | header unparsable, `t` duplicated, header repeated | 400 | `malformed_signature_header` |
+//! | no `v1` | 400 | `no_v1_signature` |
+//! | no `v1` matches any secret | 400 | `signature_mismatch` |
+//! | timestamp too old / in the future | 400 | `timestamp_too_old` / `timestamp_in_future` |
+//! | verified but not an event | 400 | `invalid_event` |
+//!
+//! # axum
+//!
+//! ```
+//! # #[cfg(feature = "axum")] {
+//! use axum::{http::StatusCode, routing::post, Router};
+//! use stripe_webhook::{EventType, StripeWebhookLayer, VerifiedStripeEvent};
+//!
+//! async fn on_event(event: VerifiedStripeEvent) -> StatusCode {
+//!     if event.event_type() == &EventType::InvoicePaid {
+//!         let invoice: serde_json::Value = event.object().unwrap_or_default();
+//!         println!("paid: {}", invoice["amount_paid"]);
+//!     }
+//!     StatusCode::OK
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/api/webhooks/stripe", post(on_event))
+//!     .layer(StripeWebhookLayer::new("whsec_…"));
+//! # }
+//! ```
+//!
+//! # Testing your own handlers
+//!
+//! [`sign`] builds the header Stripe would send (stripe-node's `generateTestHeaderString`):
+//!
+//! ```
+//! let body = br#"{"id":"evt_1","object":"event","type":"ping","data":{"object":{}}}"#;
+//! let header = stripe_webhook::sign(body, "whsec_test", 1_700_000_000);
+//! assert!(header.starts_with("t=1700000000,v1="));
+//! ```
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | `VerifiedStripeEvent: FromRequestParts`, `IntoResponse` for rejections, `ConnectInfo` peer addresses |
+//! | `actix-web` | the actix-web middleware and extractor |
+#![forbid(unsafe_code)]
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+mod config;
+mod engine;
+mod event;
+mod rejection;
+pub mod tower;
+mod verify;
+
+#[cfg(feature = "axum")]
+mod axum;
+
+pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
+pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
+pub use rejection::Rejection;
+pub use tower::StripeWebhookLayer;
+pub use verify::{
+    sign, sign_with_secrets, Clock, FixedClock, Secret, SignatureHeader, SystemClock, Tolerance,
+    Verifier, VerifyError, DEFAULT_TOLERANCE,
+};
+
+#[cfg(feature = "axum")]
+pub use crate::axum::MissingStripeWebhookLayer;

@@ -1,0 +1,108 @@
+//! The settings shared by the tower layer and the actix-web middleware, and the builder methods
+//! both expose (generated once by [`config_builder_methods!`] so the two cannot drift apart).
+
+use crate::verify::{Clock, Secret, Tolerance, Verifier};
+use std::time::Duration;
+
+/// Default body limit: 1 MiB. Stripe events are a few KiB; the largest real ones stay far below.
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Default time allowed to receive the whole body once headers have arrived.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Everything the pipeline needs, before it is frozen into an engine.
+#[derive(Clone, Debug)]
+pub(crate) struct WebhookConfig {
+    pub(crate) verifier: Verifier,
+    pub(crate) body_limit: usize,
+    pub(crate) read_timeout: Duration,
+}
+
+impl WebhookConfig {
+    pub(crate) fn new(secret: Secret) -> Self {
+        Self {
+            verifier: Verifier::new(secret),
+            body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+        }
+    }
+}
+
+/// Generates the builder methods on a type with a `config: WebhookConfig` field and a
+/// `fn with_config(self, WebhookConfig) -> Self` that forgets any engine built from the old one.
+macro_rules! config_builder_methods {
+    () => {
+        /// Adds another active signing secret. Stripe signs with every active secret, so during
+        /// a rotation (old and new secret for up to 24 h), or to serve test and live mode or
+        /// account and Connect endpoints on one route, add each one.
+        #[must_use]
+        pub fn secret(self, secret: impl Into<$crate::Secret>) -> Self {
+            let mut config = self.config.clone();
+            config.verifier = config.verifier.with_secret(secret);
+            self.with_config(config)
+        }
+
+        /// How old a signature may be. Default: 300 seconds (Stripe's SDKs). To turn the
+        /// timestamp check off entirely use [`disable_timestamp_check`](Self::disable_timestamp_check);
+        /// `Duration::ZERO` here means "this very second", not "disabled".
+        #[must_use]
+        pub fn tolerance(self, past: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            let tolerance = config.verifier.tolerance().with_past(past);
+            config.verifier = config.verifier.with_tolerance(tolerance);
+            self.with_config(config)
+        }
+
+        /// How far in the future a signature's timestamp may be (our clock running behind
+        /// Stripe's). Default: 300 seconds.
+        #[must_use]
+        pub fn future_skew(self, future: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            let tolerance = config.verifier.tolerance().with_future(future);
+            config.verifier = config.verifier.with_tolerance(tolerance);
+            self.with_config(config)
+        }
+
+        /// Accept signatures of any age. Only for replaying recorded fixtures in tests: it lets
+        /// a captured delivery be replayed forever.
+        #[must_use]
+        pub fn disable_timestamp_check(self) -> Self {
+            let mut config = self.config.clone();
+            config.verifier = config.verifier.with_tolerance($crate::Tolerance::disabled());
+            self.with_config(config)
+        }
+
+        /// Replaces the clock used for the timestamp check (tests use [`FixedClock`](crate::FixedClock)).
+        #[must_use]
+        pub fn clock(self, clock: impl $crate::Clock) -> Self {
+            let mut config = self.config.clone();
+            config.verifier = config.verifier.with_clock(clock);
+            self.with_config(config)
+        }
+
+        /// Largest body accepted, in bytes. Default: 1 MiB ([`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)).
+        /// A `Content-Length` over the limit is refused with `413` before the body is read; a
+        /// chunked body is cut off as soon as it crosses the limit.
+        #[must_use]
+        pub fn body_limit(self, bytes: usize) -> Self {
+            let mut config = self.config.clone();
+            config.body_limit = bytes;
+            self.with_config(config)
+        }
+
+        /// Time allowed to receive the whole body. Default: 10 seconds
+        /// ([`DEFAULT_READ_TIMEOUT`](crate::DEFAULT_READ_TIMEOUT)). A slower body gets `408`.
+        #[must_use]
+        pub fn read_timeout(self, timeout: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            config.read_timeout = timeout;
+            self.with_config(config)
+        }
+    };
+}
+
+pub(crate) use config_builder_methods;
+
+// Silence "unused" for the trait import used only inside the macro expansion sites.
+#[allow(dead_code)]
+fn _assert_clock_object_safe(_: &dyn Clock, _: Tolerance) {}

@@ -1,0 +1,140 @@
+//! The one request pipeline. Both framework adapters translate their request into a
+//! [`RequestHead`] and a body stream, call [`Engine::process`], and translate the result back;
+//! every rule lives here.
+
+use crate::body::{check_content_length, read_limited};
+use crate::config::WebhookConfig;
+use crate::event::VerifiedStripeEvent;
+use crate::rejection::Rejection;
+use crate::verify::VerifyError;
+use bytes::Bytes;
+use futures_util::Stream;
+use std::fmt::Display;
+use std::future::Future;
+use std::net::IpAddr;
+
+/// Header names the pipeline reads.
+pub(crate) const STRIPE_SIGNATURE: &str = "stripe-signature";
+
+/// Read-only access to a framework's header map: each adapter implements it in a few lines.
+pub(crate) trait HeaderSource {
+    /// Calls `f` with the bytes of every value of header `name` (lower-case), in order.
+    fn for_each_value(&self, name: &'static str, f: &mut dyn FnMut(&[u8]));
+}
+
+/// What the pipeline needs from a request before reading its body.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestHead {
+    pub(crate) peer: Option<IpAddr>,
+    pub(crate) signature: SignatureValue,
+    pub(crate) content_length: Option<Bytes>,
+}
+
+/// The `Stripe-Signature` header as it arrived.
+#[derive(Debug, Clone)]
+pub(crate) enum SignatureValue {
+    Missing,
+    One(Bytes),
+    /// Sent more than once: a proxy merged two requests, or someone is probing the parser.
+    Repeated,
+}
+
+impl RequestHead {
+    pub(crate) fn from_headers(peer: Option<IpAddr>, headers: &impl HeaderSource) -> Self {
+        let mut signature = SignatureValue::Missing;
+        headers.for_each_value(STRIPE_SIGNATURE, &mut |value| {
+            signature = match signature {
+                SignatureValue::Missing => SignatureValue::One(Bytes::copy_from_slice(value)),
+                _ => SignatureValue::Repeated,
+            };
+        });
+        let mut content_length = None;
+        headers.for_each_value("content-length", &mut |value| {
+            content_length = Some(Bytes::copy_from_slice(value));
+        });
+        Self { peer, signature, content_length }
+    }
+}
+
+/// A handler's answer, as far as the pipeline cares: did it succeed (2xx)?
+pub(crate) trait HandlerOutcome {
+    fn is_success(&self) -> bool;
+}
+
+impl<B, E> HandlerOutcome for Result<http::Response<B>, E> {
+    fn is_success(&self) -> bool {
+        matches!(self, Ok(response) if response.status().is_success())
+    }
+}
+
+/// The frozen configuration, shared by every request (and every actix worker).
+#[derive(Debug)]
+pub(crate) struct Engine {
+    config: WebhookConfig,
+}
+
+impl Engine {
+    pub(crate) fn new(config: WebhookConfig) -> Self {
+        Self { config }
+    }
+
+    /// Runs the pipeline: body, signature, parse, then the handler with the verified event.
+    pub(crate) async fn process<S, E, H, Fut, R>(
+        &self,
+        head: RequestHead,
+        body: S,
+        handler: H,
+    ) -> Result<R, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Display,
+        H: FnOnce(VerifiedStripeEvent) -> Fut,
+        Fut: Future<Output = R>,
+        R: HandlerOutcome,
+    {
+        let result = self.run(head.clone(), body, handler).await;
+        if let Err(rejection) = &result {
+            log_rejection(&head, rejection);
+        }
+        result
+    }
+
+    async fn run<S, E, H, Fut, R>(&self, head: RequestHead, body: S, handler: H) -> Result<R, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: Display,
+        H: FnOnce(VerifiedStripeEvent) -> Fut,
+        Fut: Future<Output = R>,
+        R: HandlerOutcome,
+    {
+        let limit = self.config.body_limit;
+        check_content_length(head.content_length.as_deref(), limit)?;
+        let raw = read_limited(body, limit, self.config.read_timeout).await?;
+
+        let header = match &head.signature {
+            SignatureValue::Missing => return Err(VerifyError::MissingSignature.into()),
+            SignatureValue::Repeated => {
+                return Err(VerifyError::MalformedHeader("the header was sent more than once").into())
+            }
+            SignatureValue::One(value) => value,
+        };
+        self.config.verifier.verify(header, &raw)?;
+
+        let event = VerifiedStripeEvent::from_verified_bytes(raw)?;
+        tracing::debug!(event_id = event.id(), event_type = %event.event_type(), "verified Stripe event");
+        Ok(handler(event).await)
+    }
+}
+
+fn log_rejection(head: &RequestHead, rejection: &Rejection) {
+    let ip = head.peer.map(tracing::field::display);
+    match rejection {
+        Rejection::Duplicate { event_id } => {
+            tracing::debug!(event_id = %event_id, "duplicate Stripe event acknowledged")
+        }
+        Rejection::Verify(_) | Rejection::InvalidEvent(_) => {
+            tracing::warn!(ip, code = rejection.code(), "Stripe webhook rejected: {rejection}")
+        }
+        _ => tracing::info!(ip, code = rejection.code(), "Stripe webhook refused: {rejection}"),
+    }
+}

@@ -1,0 +1,67 @@
+use super::StripeWebhook;
+use crate::config::{config_builder_methods, WebhookConfig};
+use crate::engine::Engine;
+use crate::verify::Secret;
+use std::sync::{Arc, OnceLock};
+use tower_layer::Layer;
+
+/// A [`tower::Layer`](tower_layer::Layer) that verifies Stripe webhooks before the wrapped
+/// service sees them.
+///
+/// ```
+/// use axum::{routing::post, Router, http::StatusCode};
+/// use stripe_webhook::{StripeWebhookLayer, VerifiedStripeEvent};
+///
+/// async fn handler(event: VerifiedStripeEvent) -> StatusCode {
+///     println!("{} {}", event.id(), event.event_type());
+///     StatusCode::OK
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/api/webhooks/stripe", post(handler))
+///     .layer(
+///         StripeWebhookLayer::new("whsec_…")
+///             .secret("whsec_previous…") // rotation: both are accepted
+///             .body_limit(256 * 1024),
+///     );
+/// ```
+///
+/// All clones of a layer, and every service it builds, share one engine (and so one replay
+/// cache and one set of rate-limit buckets). Each builder method returns a new, independent
+/// layer.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct StripeWebhookLayer {
+    config: WebhookConfig,
+    engine: Arc<OnceLock<Arc<Engine>>>,
+}
+
+impl StripeWebhookLayer {
+    /// A layer accepting events signed with `secret` (the endpoint's `whsec_…`), with the
+    /// defaults: 300 s tolerance each way, 1 MiB body limit, 10 s read timeout.
+    pub fn new(secret: impl Into<Secret>) -> Self {
+        Self::from_config(WebhookConfig::new(secret.into()))
+    }
+
+    fn from_config(config: WebhookConfig) -> Self {
+        Self { config, engine: Arc::new(OnceLock::new()) }
+    }
+
+    fn with_config(self, config: WebhookConfig) -> Self {
+        Self::from_config(config)
+    }
+
+    config_builder_methods!();
+
+    pub(crate) fn engine(&self) -> Arc<Engine> {
+        Arc::clone(self.engine.get_or_init(|| Arc::new(Engine::new(self.config.clone()))))
+    }
+}
+
+impl<S> Layer<S> for StripeWebhookLayer {
+    type Service = StripeWebhook<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        StripeWebhook::from_engine(inner, self.engine())
+    }
+}
