@@ -29,12 +29,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let first = secrets.next().ok_or("STRIPE_WEBHOOK_SECRET is empty")?;
     let layer = secrets.fold(StripeWebhookLayer::new(first), |layer, s| layer.secret(s));
 
-    let app = Router::new().route("/api/webhooks/stripe", post(on_event)).layer(layer);
+    let app = Router::new()
+        .route("/api/webhooks/stripe", post(on_event))
+        .layer(layer);
 
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    tracing::info!("listening on http://{}/api/webhooks/stripe", listener.local_addr()?);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    tracing::info!(
+        "listening on http://{}/api/webhooks/stripe",
+        listener.local_addr()?
+    );
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await?;
     Ok(())
 }
 

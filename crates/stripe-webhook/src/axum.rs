@@ -41,7 +41,11 @@ impl<S: Send + Sync> FromRequestParts<S> for VerifiedStripeEvent {
     type Rejection = MissingStripeWebhookLayer;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<VerifiedStripeEvent>().cloned().ok_or(MissingStripeWebhookLayer)
+        parts
+            .extensions
+            .get::<VerifiedStripeEvent>()
+            .cloned()
+            .ok_or(MissingStripeWebhookLayer)
     }
 }
 

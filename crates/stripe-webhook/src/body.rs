@@ -8,7 +8,10 @@ use std::time::Duration;
 
 /// Refuses a declared `Content-Length` over the limit before a byte is read. A value that is not
 /// a number is left to the streaming limit (hyper and actix already reject it at the protocol level).
-pub(crate) fn check_content_length(content_length: Option<&[u8]>, limit: usize) -> Result<(), Rejection> {
+pub(crate) fn check_content_length(
+    content_length: Option<&[u8]>,
+    limit: usize,
+) -> Result<(), Rejection> {
     let declared = content_length
         .and_then(|v| std::str::from_utf8(v).ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -21,7 +24,11 @@ pub(crate) fn check_content_length(content_length: Option<&[u8]>, limit: usize) 
 /// Collects the body, cutting it at `limit` bytes (a chunked body has no `Content-Length`) and
 /// giving up after `timeout` (a slow-loris body must not hold a connection and a task forever).
 /// A single-chunk body is returned without a copy.
-pub(crate) async fn read_limited<S, E>(body: S, limit: usize, timeout: Duration) -> Result<Bytes, Rejection>
+pub(crate) async fn read_limited<S, E>(
+    body: S,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Bytes, Rejection>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Display,
@@ -71,13 +78,23 @@ mod tests {
     use futures_util::stream;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
-        stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+        stream::iter(
+            parts
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[tokio::test]
     async fn joins_chunks_and_enforces_limit() {
         let t = Duration::from_secs(1);
-        assert_eq!(read_limited(chunks(&[b"ab", b"cd", b"e"]), 5, t).await.unwrap(), "abcde");
+        assert_eq!(
+            read_limited(chunks(&[b"ab", b"cd", b"e"]), 5, t)
+                .await
+                .unwrap(),
+            "abcde"
+        );
         assert_eq!(read_limited(chunks(&[b"abc"]), 3, t).await.unwrap(), "abc");
         assert_eq!(
             read_limited(chunks(&[b"abc", b"def"]), 5, t).await,

@@ -1,6 +1,8 @@
 //! The settings shared by the tower layer and the actix-web middleware, and the builder methods
 //! both expose (generated once by [`config_builder_methods!`] so the two cannot drift apart).
 
+use crate::ratelimit::RateLimitConfig;
+use crate::replay::ReplayConfig;
 use crate::verify::{Clock, Secret, Tolerance, Verifier};
 use std::time::Duration;
 
@@ -16,6 +18,8 @@ pub(crate) struct WebhookConfig {
     pub(crate) verifier: Verifier,
     pub(crate) body_limit: usize,
     pub(crate) read_timeout: Duration,
+    pub(crate) rate_limit: RateLimitConfig,
+    pub(crate) replay: ReplayConfig,
 }
 
 impl WebhookConfig {
@@ -24,6 +28,8 @@ impl WebhookConfig {
             verifier: Verifier::new(secret),
             body_limit: DEFAULT_BODY_LIMIT,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            rate_limit: RateLimitConfig::default(),
+            replay: ReplayConfig::default(),
         }
     }
 }
@@ -68,7 +74,9 @@ macro_rules! config_builder_methods {
         #[must_use]
         pub fn disable_timestamp_check(self) -> Self {
             let mut config = self.config.clone();
-            config.verifier = config.verifier.with_tolerance($crate::Tolerance::disabled());
+            config.verifier = config
+                .verifier
+                .with_tolerance($crate::Tolerance::disabled());
             self.with_config(config)
         }
 
@@ -98,6 +106,9 @@ macro_rules! config_builder_methods {
             config.read_timeout = timeout;
             self.with_config(config)
         }
+
+        $crate::ratelimit::rate_limit_builder_methods!();
+        $crate::replay::replay_builder_methods!();
     };
 }
 

@@ -5,7 +5,9 @@
 use crate::body::{check_content_length, read_limited};
 use crate::config::WebhookConfig;
 use crate::event::VerifiedStripeEvent;
+use crate::ratelimit::Admission;
 use crate::rejection::Rejection;
+use crate::replay::ReplayGuard;
 use crate::verify::VerifyError;
 use bytes::Bytes;
 use futures_util::Stream;
@@ -28,6 +30,10 @@ pub(crate) struct RequestHead {
     pub(crate) peer: Option<IpAddr>,
     pub(crate) signature: SignatureValue,
     pub(crate) content_length: Option<Bytes>,
+    /// Every `X-Forwarded-For` value, in order (only believed from trusted proxies).
+    pub(crate) forwarded_for: Vec<Bytes>,
+    /// Every `Forwarded` (RFC 7239) value, in order (only believed from trusted proxies).
+    pub(crate) forwarded: Vec<Bytes>,
 }
 
 /// The `Stripe-Signature` header as it arrived.
@@ -52,7 +58,21 @@ impl RequestHead {
         headers.for_each_value("content-length", &mut |value| {
             content_length = Some(Bytes::copy_from_slice(value));
         });
-        Self { peer, signature, content_length }
+        let mut forwarded_for = Vec::new();
+        headers.for_each_value("x-forwarded-for", &mut |value| {
+            forwarded_for.push(Bytes::copy_from_slice(value));
+        });
+        let mut forwarded = Vec::new();
+        headers.for_each_value("forwarded", &mut |value| {
+            forwarded.push(Bytes::copy_from_slice(value));
+        });
+        Self {
+            peer,
+            signature,
+            content_length,
+            forwarded_for,
+            forwarded,
+        }
     }
 }
 
@@ -71,11 +91,19 @@ impl<B, E> HandlerOutcome for Result<http::Response<B>, E> {
 #[derive(Debug)]
 pub(crate) struct Engine {
     config: WebhookConfig,
+    admission: Admission,
+    replay: ReplayGuard,
 }
 
 impl Engine {
     pub(crate) fn new(config: WebhookConfig) -> Self {
-        Self { config }
+        let admission = Admission::new(&config.rate_limit);
+        let replay = ReplayGuard::new(&config.replay);
+        Self {
+            config,
+            admission,
+            replay,
+        }
     }
 
     /// Runs the pipeline: body, signature, parse, then the handler with the verified event.
@@ -99,7 +127,12 @@ impl Engine {
         result
     }
 
-    async fn run<S, E, H, Fut, R>(&self, head: RequestHead, body: S, handler: H) -> Result<R, Rejection>
+    async fn run<S, E, H, Fut, R>(
+        &self,
+        head: RequestHead,
+        body: S,
+        handler: H,
+    ) -> Result<R, Rejection>
     where
         S: Stream<Item = Result<Bytes, E>>,
         E: Display,
@@ -107,22 +140,40 @@ impl Engine {
         Fut: Future<Output = R>,
         R: HandlerOutcome,
     {
+        // 1. Who is asking, and may they? Decided before a byte of the body is read.
+        let client = self.admission.admit(&head)?;
+
+        // 2. The raw body, bounded in size and time.
         let limit = self.config.body_limit;
         check_content_length(head.content_length.as_deref(), limit)?;
         let raw = read_limited(body, limit, self.config.read_timeout).await?;
 
-        let header = match &head.signature {
-            SignatureValue::Missing => return Err(VerifyError::MissingSignature.into()),
-            SignatureValue::Repeated => {
-                return Err(VerifyError::MalformedHeader("the header was sent more than once").into())
-            }
-            SignatureValue::One(value) => value,
-        };
-        self.config.verifier.verify(header, &raw)?;
+        // 3. The signature; failures are charged to the client's strict failure budget.
+        if let Err(error) = self.verify(&head.signature, &raw) {
+            self.admission.record_failure(&client);
+            return Err(error.into());
+        }
 
+        // 4. The same bytes become the typed event.
         let event = VerifiedStripeEvent::from_verified_bytes(raw)?;
         tracing::debug!(event_id = event.id(), event_type = %event.event_type(), "verified Stripe event");
-        Ok(handler(event).await)
+
+        // 5. Claim the event id; 6. run the handler; commit on 2xx, release otherwise. A panic
+        // or a dropped future drops the claim, which releases it too.
+        let claim = self.replay.claim(&event).await?;
+        let outcome = handler(event).await;
+        claim.finish(outcome.is_success()).await;
+        Ok(outcome)
+    }
+
+    fn verify(&self, signature: &SignatureValue, body: &[u8]) -> Result<i64, VerifyError> {
+        match signature {
+            SignatureValue::Missing => Err(VerifyError::MissingSignature),
+            SignatureValue::Repeated => Err(VerifyError::MalformedHeader(
+                "the header was sent more than once",
+            )),
+            SignatureValue::One(value) => self.config.verifier.verify(value, body),
+        }
     }
 }
 
@@ -133,8 +184,16 @@ fn log_rejection(head: &RequestHead, rejection: &Rejection) {
             tracing::debug!(event_id = %event_id, "duplicate Stripe event acknowledged")
         }
         Rejection::Verify(_) | Rejection::InvalidEvent(_) => {
-            tracing::warn!(ip, code = rejection.code(), "Stripe webhook rejected: {rejection}")
+            tracing::warn!(
+                ip,
+                code = rejection.code(),
+                "Stripe webhook rejected: {rejection}"
+            )
         }
-        _ => tracing::info!(ip, code = rejection.code(), "Stripe webhook refused: {rejection}"),
+        _ => tracing::info!(
+            ip,
+            code = rejection.code(),
+            "Stripe webhook refused: {rejection}"
+        ),
     }
 }

@@ -81,7 +81,9 @@ mod body;
 mod config;
 mod engine;
 mod event;
+mod ratelimit;
 mod rejection;
+mod replay;
 pub mod tower;
 mod verify;
 

@@ -120,9 +120,18 @@ impl Rejection {
         };
         let mut headers = vec![(http::header::RETRY_AFTER, HeaderValue::from(retry_after))];
         if let Self::RateLimited { limit, .. } = self {
-            headers.push((HeaderName::from_static("ratelimit-limit"), HeaderValue::from(*limit)));
-            headers.push((HeaderName::from_static("ratelimit-remaining"), HeaderValue::from(0u32)));
-            headers.push((HeaderName::from_static("ratelimit-reset"), HeaderValue::from(retry_after)));
+            headers.push((
+                HeaderName::from_static("ratelimit-limit"),
+                HeaderValue::from(*limit),
+            ));
+            headers.push((
+                HeaderName::from_static("ratelimit-remaining"),
+                HeaderValue::from(0u32),
+            ));
+            headers.push((
+                HeaderName::from_static("ratelimit-reset"),
+                HeaderValue::from(retry_after),
+            ));
         }
         headers
     }
@@ -141,7 +150,10 @@ impl Rejection {
         let mut response = http::Response::new(self.body());
         *response.status_mut() = self.status();
         let headers = response.headers_mut();
-        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         for (name, value) in self.headers() {
             headers.insert(name, value);
         }
@@ -172,7 +184,10 @@ mod tests {
         let r = Rejection::Verify(VerifyError::SignatureMismatch);
         let v: serde_json::Value = serde_json::from_slice(&r.body()).unwrap();
         assert_eq!(v["error"], "signature_mismatch");
-        assert!(v["message"].as_str().unwrap().contains("No signatures found"));
+        assert!(v["message"]
+            .as_str()
+            .unwrap()
+            .contains("No signatures found"));
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     }
 }

@@ -116,11 +116,18 @@ mod tests {
 
     #[test]
     fn round_trips_known_and_unknown() {
-        for name in ["invoice.paid", "customer.subscription.deleted", "v1.billing.meter.error_report_triggered"] {
+        for name in [
+            "invoice.paid",
+            "customer.subscription.deleted",
+            "v1.billing.meter.error_report_triggered",
+        ] {
             assert_eq!(EventType::from(name).as_str(), name);
             assert_eq!(EventType::from(name.to_owned()).to_string(), name);
         }
-        assert!(matches!(EventType::from("invoice.paid"), EventType::InvoicePaid));
+        assert!(matches!(
+            EventType::from("invoice.paid"),
+            EventType::InvoicePaid
+        ));
         assert!(matches!(EventType::from("x.y"), EventType::Other(_)));
     }
 }

@@ -83,7 +83,9 @@ impl VerifiedStripeEvent {
     /// this after checking the signature; use it directly in tests or when verification happened
     /// elsewhere (for instance a queue consumer re-reading a stored delivery).
     pub fn from_verified_bytes(raw: Bytes) -> Result<Self, InvalidEvent> {
-        parse::parse(raw).map(|inner| Self { inner: Arc::new(inner) })
+        parse::parse(raw).map(|inner| Self {
+            inner: Arc::new(inner),
+        })
     }
 
     /// The event id (`evt_…`), the replay-protection key.
@@ -167,7 +169,8 @@ impl VerifiedStripeEvent {
 
     /// `data.previous_attributes` deserialized into your type.
     pub fn previous_attributes<T: DeserializeOwned>(&self) -> Option<Result<T, serde_json::Error>> {
-        self.slice(self.inner.previous_attributes.as_ref()).map(serde_json::from_slice)
+        self.slice(self.inner.previous_attributes.as_ref())
+            .map(serde_json::from_slice)
     }
 
     /// A thin event's `related_object` as raw JSON.

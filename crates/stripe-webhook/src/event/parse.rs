@@ -17,7 +17,9 @@ pub struct InvalidEvent {
 
 impl InvalidEvent {
     fn new(reason: impl Into<String>) -> Self {
-        Self { reason: reason.into() }
+        Self {
+            reason: reason.into(),
+        }
     }
 
     /// The stable code of the rejection.
@@ -75,7 +77,11 @@ pub(super) fn parse(raw: Bytes) -> Result<Inner, InvalidEvent> {
     let kind = match envelope.object.as_ref() {
         "event" => EventKind::Snapshot,
         "v2.core.event" => EventKind::Thin,
-        other => return Err(InvalidEvent::new(format!("`object` is {other:?}, not \"event\""))),
+        other => {
+            return Err(InvalidEvent::new(format!(
+                "`object` is {other:?}, not \"event\""
+            )))
+        }
     };
     if envelope.id.is_empty() {
         return Err(InvalidEvent::new("`id` is empty"));

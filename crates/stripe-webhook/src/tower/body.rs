@@ -24,11 +24,17 @@ pin_project! {
 
 impl<B> ResponseBody<B> {
     pub(crate) fn inner(body: B) -> Self {
-        Self { kind: Kind::Inner { body } }
+        Self {
+            kind: Kind::Inner { body },
+        }
     }
 
     pub(crate) fn full(body: Bytes) -> Self {
-        Self { kind: Kind::Full { body: Full::new(body) } }
+        Self {
+            kind: Kind::Full {
+                body: Full::new(body),
+            },
+        }
     }
 }
 

@@ -16,7 +16,9 @@ impl<B, E> ResponseFuture<B, E> {
     pub(crate) fn new(
         future: impl Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static,
     ) -> Self {
-        Self { inner: Box::pin(future) }
+        Self {
+            inner: Box::pin(future),
+        }
     }
 }
 

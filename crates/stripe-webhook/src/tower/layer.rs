@@ -44,7 +44,10 @@ impl StripeWebhookLayer {
     }
 
     fn from_config(config: WebhookConfig) -> Self {
-        Self { config, engine: Arc::new(OnceLock::new()) }
+        Self {
+            config,
+            engine: Arc::new(OnceLock::new()),
+        }
     }
 
     fn with_config(self, config: WebhookConfig) -> Self {
@@ -54,7 +57,10 @@ impl StripeWebhookLayer {
     config_builder_methods!();
 
     pub(crate) fn engine(&self) -> Arc<Engine> {
-        Arc::clone(self.engine.get_or_init(|| Arc::new(Engine::new(self.config.clone()))))
+        Arc::clone(
+            self.engine
+                .get_or_init(|| Arc::new(Engine::new(self.config.clone()))),
+        )
     }
 }
 

@@ -91,7 +91,10 @@ where
                 parts.extensions.insert(event);
                 inner.call(Request::from_parts(parts, Full::new(raw)))
             };
-            match engine.process(head, BodyDataStream::new(body), forward).await {
+            match engine
+                .process(head, BodyDataStream::new(body), forward)
+                .await
+            {
                 Ok(handled) => handled.map(|response| response.map(ResponseBody::inner)),
                 Err(rejection) => Ok(rejection.to_http_response().map(ResponseBody::full)),
             }

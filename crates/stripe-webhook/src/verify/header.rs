@@ -47,7 +47,9 @@ impl<'a> SignatureHeader<'a> {
     /// ```
     pub fn parse(value: &'a [u8]) -> Result<Self, VerifyError> {
         if value.iter().any(|b| !(0x20..=0x7e).contains(b)) {
-            return Err(VerifyError::MalformedHeader("header contains non-printable or non-ASCII bytes"));
+            return Err(VerifyError::MalformedHeader(
+                "header contains non-printable or non-ASCII bytes",
+            ));
         }
         let mut timestamp: Option<(&[u8], i64)> = None;
         let mut v1 = Vec::new();
@@ -81,7 +83,11 @@ impl<'a> SignatureHeader<'a> {
         if v1.is_empty() {
             return Err(VerifyError::NoV1Signature);
         }
-        Ok(Self { timestamp_text, timestamp, v1 })
+        Ok(Self {
+            timestamp_text,
+            timestamp,
+            v1,
+        })
     }
 
     /// The timestamp `t`, in seconds since the Unix epoch.
@@ -109,8 +115,9 @@ impl<'a> SignatureHeader<'a> {
 fn parse_timestamp(text: &[u8]) -> Option<i64> {
     match text {
         [b'1'..=b'9', rest @ ..] if rest.len() <= 18 && rest.iter().all(u8::is_ascii_digit) => {
-            text.iter()
-                .try_fold(0i64, |acc, d| acc.checked_mul(10)?.checked_add(i64::from(d - b'0')))
+            text.iter().try_fold(0i64, |acc, d| {
+                acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+            })
         }
         _ => None,
     }
@@ -154,8 +161,24 @@ mod tests {
     fn timestamp_grammar() {
         assert_eq!(parse_timestamp(b"1"), Some(1));
         assert_eq!(parse_timestamp(b"9223372036854775807"), Some(i64::MAX));
-        for bad in [&b""[..], b"0", b"01", b"+1", b"-1", b" 1", b"1 ", b"1a", b"9223372036854775808", b"12345678901234567890"] {
-            assert_eq!(parse_timestamp(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        for bad in [
+            &b""[..],
+            b"0",
+            b"01",
+            b"+1",
+            b"-1",
+            b" 1",
+            b"1 ",
+            b"1a",
+            b"9223372036854775808",
+            b"12345678901234567890",
+        ] {
+            assert_eq!(
+                parse_timestamp(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
     }
 

@@ -144,12 +144,18 @@ impl Verifier {
         let age = now.saturating_sub(timestamp);
         if let Some(past) = self.tolerance.past() {
             if age > 0 && age.unsigned_abs() > past.as_secs() {
-                return Err(VerifyError::TimestampTooOld { age_secs: age, tolerance_secs: past.as_secs() });
+                return Err(VerifyError::TimestampTooOld {
+                    age_secs: age,
+                    tolerance_secs: past.as_secs(),
+                });
             }
         }
         if let Some(future) = self.tolerance.future() {
             if age < 0 && age.unsigned_abs() > future.as_secs() {
-                return Err(VerifyError::TimestampInFuture { ahead_secs: -age, skew_secs: future.as_secs() });
+                return Err(VerifyError::TimestampInFuture {
+                    ahead_secs: -age,
+                    skew_secs: future.as_secs(),
+                });
             }
         }
         Ok(())

@@ -40,7 +40,10 @@ impl Secret {
             Ok(mac) => mac,
             Err(_) => unreachable!("HMAC-SHA256 accepts keys of any length"),
         };
-        Self { keyed, looks_like_whsec }
+        Self {
+            keyed,
+            looks_like_whsec,
+        }
     }
 
     /// A fresh HMAC state keyed with this secret.
@@ -51,7 +54,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = if self.looks_like_whsec { "whsec_…" } else { "…" };
+        let shown = if self.looks_like_whsec {
+            "whsec_…"
+        } else {
+            "…"
+        };
         f.debug_tuple("Secret").field(&shown).finish()
     }
 }

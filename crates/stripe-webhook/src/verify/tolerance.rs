@@ -16,20 +16,29 @@ pub struct Tolerance {
 
 impl Default for Tolerance {
     fn default() -> Self {
-        Self { past: Some(DEFAULT_TOLERANCE), future: Some(DEFAULT_TOLERANCE) }
+        Self {
+            past: Some(DEFAULT_TOLERANCE),
+            future: Some(DEFAULT_TOLERANCE),
+        }
     }
 }
 
 impl Tolerance {
     /// Accept signatures up to `past` old and up to `future` ahead of our clock.
     pub fn new(past: Duration, future: Duration) -> Self {
-        Self { past: Some(past), future: Some(future) }
+        Self {
+            past: Some(past),
+            future: Some(future),
+        }
     }
 
     /// No timestamp check at all. Only for replaying recorded fixtures in tests: without it, a
     /// captured delivery can be replayed forever.
     pub fn disabled() -> Self {
-        Self { past: None, future: None }
+        Self {
+            past: None,
+            future: None,
+        }
     }
 
     /// The past bound, `None` when disabled.
@@ -43,11 +52,17 @@ impl Tolerance {
     }
 
     pub(crate) fn with_past(self, past: Duration) -> Self {
-        Self { past: Some(past), ..self }
+        Self {
+            past: Some(past),
+            ..self
+        }
     }
 
     pub(crate) fn with_future(self, future: Duration) -> Self {
-        Self { future: Some(future), ..self }
+        Self {
+            future: Some(future),
+            ..self
+        }
     }
 }
 
