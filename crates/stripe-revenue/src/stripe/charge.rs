@@ -1,0 +1,34 @@
+use super::{Expandable, Metadata};
+use serde::Deserialize;
+
+/// A Charge (`ch_…`), the `data.object` of `charge.refunded`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct Charge {
+    /// `ch_…`
+    pub id: String,
+    /// Amount intended to be collected, minor units.
+    #[serde(default)]
+    pub amount: i64,
+    /// Cumulative refunded amount, minor units.
+    #[serde(default)]
+    pub amount_refunded: i64,
+    /// `true` only when fully refunded.
+    #[serde(default)]
+    pub refunded: bool,
+    /// Lower-case ISO currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The customer, if any.
+    #[serde(default)]
+    pub customer: Option<Expandable>,
+    /// The PaymentIntent, if any.
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+    /// The invoice (removed from Charge at `2025-03-31.basil`).
+    #[serde(default)]
+    pub invoice: Option<Expandable>,
+    /// Charge metadata.
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
