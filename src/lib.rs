@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub use stripe_revenue;
 pub use stripe_webhook;
 pub use stripe_webhook::{
     sign, EventType, Rejection, StripeWebhookLayer, VerifiedStripeEvent, VerifyError,
