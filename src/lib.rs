@@ -21,6 +21,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bridge;
+
 pub use stripe_revenue;
 pub use stripe_webhook;
 pub use stripe_webhook::{

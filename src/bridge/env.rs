@@ -1,0 +1,357 @@
+//! Configuration from the environment, shared by the `stripe-pulsora` binary and the examples,
+//! so what works in an example works in production. A bad value is reported with the variable's
+//! name, what is wrong and an example of a good value; never a panic.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// A variable with a bad value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}={value:?}: {problem} (for example {variable}={example})")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub variable: &'static str,
+    /// The value as given.
+    pub value: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// A good value.
+    pub example: &'static str,
+}
+
+/// Where processed event ids (and the mapping's ledgers) are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSetting {
+    /// In memory: one process, lost on restart.
+    Memory,
+    /// An SQLite file: one process, survives restarts.
+    Sqlite(String),
+    /// A Redis URL: many instances.
+    Redis(String),
+}
+
+/// `off`, or a budget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitSetting<T> {
+    /// The library default.
+    Default,
+    /// No limit.
+    Off,
+    /// This budget.
+    Set(T),
+}
+
+/// `STRIPE_PULSORA_RATE_LIMIT`: requests per second and burst, per client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSetting {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Burst size.
+    pub burst: u32,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Everything the bridge reads from the environment. Secrets are redacted in `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct EnvConfig {
+    /// `STRIPE_WEBHOOK_SECRET`: one or more `whsec_…` (empty when unset).
+    pub webhook_secrets: Vec<String>,
+    /// `BIND`, default `127.0.0.1:3000`.
+    pub bind: SocketAddr,
+    /// `PULSORA_API_TOKEN`: unset means dry-run.
+    pub pulsora_token: Option<String>,
+    /// `PULSORA_ENDPOINT`: unset means Pulsora's URL.
+    pub pulsora_endpoint: Option<String>,
+    /// `STRIPE_PULSORA_REPLAY_STORE`, default `memory`.
+    pub store: StoreSetting,
+    /// `STRIPE_PULSORA_RATE_LIMIT`: `off` or `<per_second>/<burst>`.
+    pub rate_limit: LimitSetting<RateSetting>,
+    /// `STRIPE_PULSORA_FAILURE_LIMIT`: `off` or failed verifications per minute.
+    pub failure_limit: LimitSetting<u32>,
+    /// `STRIPE_PULSORA_TRUSTED_PROXIES`: comma-separated CIDRs.
+    pub trusted_proxies: Vec<String>,
+    /// `STRIPE_PULSORA_MAX_BODY`: body limit in bytes.
+    pub max_body: Option<usize>,
+    /// `STRIPE_PULSORA_TOLERANCE`: signature tolerance, default 300 s.
+    pub tolerance: Duration,
+    /// `STRIPE_API_KEY`: enables the Stripe API attribution lookup.
+    pub stripe_api_key: Option<String>,
+    /// `STRIPE_PULSORA_LOG_FORMAT`, default text.
+    pub log_format: LogFormat,
+}
+
+impl fmt::Debug for EnvConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EnvConfig")
+            .field(
+                "webhook_secrets",
+                &format_args!("[{} redacted]", self.webhook_secrets.len()),
+            )
+            .field("bind", &self.bind)
+            .field(
+                "pulsora_token",
+                &self.pulsora_token.as_ref().map(|_| "redacted"),
+            )
+            .field("pulsora_endpoint", &self.pulsora_endpoint)
+            .field("store", &self.store)
+            .field("rate_limit", &self.rate_limit)
+            .field("failure_limit", &self.failure_limit)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("max_body", &self.max_body)
+            .field("tolerance", &self.tolerance)
+            .field(
+                "stripe_api_key",
+                &self.stripe_api_key.as_ref().map(|_| "redacted"),
+            )
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+fn error(
+    variable: &'static str,
+    value: &str,
+    problem: impl Into<String>,
+    example: &'static str,
+) -> ConfigError {
+    ConfigError {
+        variable,
+        value: value.to_owned(),
+        problem: problem.into(),
+        example,
+    }
+}
+
+impl EnvConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads the given variables (tests pass their own).
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars.into_iter().collect();
+        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+        let webhook_secrets = match get("STRIPE_WEBHOOK_SECRET") {
+            None => Vec::new(),
+            Some(value) => {
+                let secrets: Vec<String> = value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = secrets.iter().find(|s| !s.starts_with("whsec_")) {
+                    let shown = if bad.starts_with("sk_") || bad.starts_with("rk_") {
+                        "an API key"
+                    } else {
+                        "a value"
+                    };
+                    return Err(error(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "<redacted>",
+                        format!("{shown} that does not start with whsec_; use the endpoint's signing secret"),
+                        "whsec_…,whsec_…",
+                    ));
+                }
+                secrets
+            }
+        };
+        let bind = match get("BIND") {
+            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
+            Some(v) => v.parse().map_err(|e| {
+                error(
+                    "BIND",
+                    v,
+                    format!("not an address:port ({e})"),
+                    "0.0.0.0:8080",
+                )
+            })?,
+        };
+        let pulsora_token = match get("PULSORA_API_TOKEN") {
+            Some(t) if t.starts_with("pub_") => {
+                return Err(error(
+                    "PULSORA_API_TOKEN",
+                    "<redacted>",
+                    "a public token (pub_…) cannot send revenue; use the secret token",
+                    "sec_…",
+                ))
+            }
+            other => other.map(str::to_owned),
+        };
+        let pulsora_endpoint = match get("PULSORA_ENDPOINT") {
+            Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => {
+                return Err(error(
+                    "PULSORA_ENDPOINT",
+                    v,
+                    "not an http(s) URL",
+                    "https://pulsora.co/api/ingest",
+                ))
+            }
+            other => other.map(str::to_owned),
+        };
+        let store = match get("STRIPE_PULSORA_REPLAY_STORE") {
+            None | Some("memory") => StoreSetting::Memory,
+            Some(v) if v.starts_with("sqlite:") && v.len() > "sqlite:".len() => {
+                StoreSetting::Sqlite(v["sqlite:".len()..].to_owned())
+            }
+            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
+                StoreSetting::Redis(v.to_owned())
+            }
+            Some(v) => {
+                return Err(error(
+                    "STRIPE_PULSORA_REPLAY_STORE",
+                    v,
+                    "expected memory, sqlite:<path> or redis://…",
+                    "sqlite:/var/lib/stripe-pulsora/replay.db",
+                ))
+            }
+        };
+        let rate_limit = match get("STRIPE_PULSORA_RATE_LIMIT") {
+            None => LimitSetting::Default,
+            Some("off") => LimitSetting::Off,
+            Some(v) => {
+                let bad = || {
+                    error(
+                        "STRIPE_PULSORA_RATE_LIMIT",
+                        v,
+                        "expected off or <per_second>/<burst>, both positive integers",
+                        "100/200",
+                    )
+                };
+                let (rate, burst) = v.split_once('/').ok_or_else(bad)?;
+                let per_second: u32 = rate.trim().parse().map_err(|_| bad())?;
+                let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
+                if per_second == 0 || burst == 0 {
+                    return Err(bad());
+                }
+                LimitSetting::Set(RateSetting { per_second, burst })
+            }
+        };
+        let failure_limit = match get("STRIPE_PULSORA_FAILURE_LIMIT") {
+            None => LimitSetting::Default,
+            Some("off") => LimitSetting::Off,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n > 0 => LimitSetting::Set(n),
+                _ => {
+                    return Err(error(
+                        "STRIPE_PULSORA_FAILURE_LIMIT",
+                        v,
+                        "expected off or a positive number of failed verifications per minute",
+                        "20",
+                    ))
+                }
+            },
+        };
+        let trusted_proxies = match get("STRIPE_PULSORA_TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(v) => {
+                let list: Vec<String> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                if let Some(bad) = list.iter().find(|c| !is_cidr(c)) {
+                    return Err(error(
+                        "STRIPE_PULSORA_TRUSTED_PROXIES",
+                        v,
+                        format!("{bad:?} is not an IP address or CIDR"),
+                        "10.0.0.0/8,192.168.1.10",
+                    ));
+                }
+                list
+            }
+        };
+        let max_body = match get("STRIPE_PULSORA_MAX_BODY") {
+            None => None,
+            Some(v) => match v.parse::<usize>() {
+                Ok(n) if n >= 1024 => Some(n),
+                _ => {
+                    return Err(error(
+                        "STRIPE_PULSORA_MAX_BODY",
+                        v,
+                        "expected a number of bytes, at least 1024",
+                        "1048576",
+                    ))
+                }
+            },
+        };
+        let tolerance = match get("STRIPE_PULSORA_TOLERANCE") {
+            None => Duration::from_secs(300),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n > 0 => Duration::from_secs(n),
+                _ => {
+                    return Err(error(
+                        "STRIPE_PULSORA_TOLERANCE",
+                        v,
+                        "expected a positive number of seconds (the check cannot be disabled from the environment)",
+                        "300",
+                    ))
+                }
+            },
+        };
+        let stripe_api_key = match get("STRIPE_API_KEY") {
+            Some(k) if !(k.starts_with("sk_") || k.starts_with("rk_")) => {
+                return Err(error(
+                    "STRIPE_API_KEY",
+                    "<redacted>",
+                    "expected a secret or restricted key (sk_… or rk_…)",
+                    "rk_live_…",
+                ))
+            }
+            other => other.map(str::to_owned),
+        };
+        let log_format = match get("STRIPE_PULSORA_LOG_FORMAT") {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => {
+                return Err(error(
+                    "STRIPE_PULSORA_LOG_FORMAT",
+                    v,
+                    "expected text or json",
+                    "json",
+                ))
+            }
+        };
+        Ok(Self {
+            webhook_secrets,
+            bind,
+            pulsora_token,
+            pulsora_endpoint,
+            store,
+            rate_limit,
+            failure_limit,
+            trusted_proxies,
+            max_body,
+            tolerance,
+            stripe_api_key,
+            log_format,
+        })
+    }
+}
+
+fn is_cidr(text: &str) -> bool {
+    let (addr, prefix) = match text.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (text, None),
+    };
+    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
+        return false;
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
+}

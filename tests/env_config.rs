@@ -1,0 +1,181 @@
+//! Every environment variable: a good value is read, a bad one is refused with a message that
+//! names the variable and shows a good value.
+
+use std::time::Duration;
+use stripe_pulsora::bridge::{EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
+
+fn with(vars: &[(&str, &str)]) -> Result<EnvConfig, stripe_pulsora::bridge::ConfigError> {
+    EnvConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+}
+
+fn refused(variable: &str, value: &str) -> String {
+    let err =
+        with(&[(variable, value)]).expect_err(&format!("{variable}={value} should be refused"));
+    assert_eq!(err.variable, variable);
+    let message = err.to_string();
+    assert!(message.starts_with(variable), "{message}");
+    assert!(message.contains("for example"), "{message}");
+    message
+}
+
+#[test]
+fn defaults_with_an_empty_environment() {
+    let c = with(&[]).unwrap();
+    assert!(c.webhook_secrets.is_empty());
+    assert_eq!(c.bind.to_string(), "127.0.0.1:3000");
+    assert_eq!(c.pulsora_token, None);
+    assert_eq!(c.store, StoreSetting::Memory);
+    assert_eq!(c.rate_limit, LimitSetting::Default);
+    assert_eq!(c.failure_limit, LimitSetting::Default);
+    assert_eq!(c.tolerance, Duration::from_secs(300));
+    assert_eq!(c.log_format, LogFormat::Text);
+}
+
+#[test]
+fn webhook_secrets() {
+    let c = with(&[("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b")]).unwrap();
+    assert_eq!(c.webhook_secrets, vec!["whsec_a", "whsec_b"]);
+    let message = refused("STRIPE_WEBHOOK_SECRET", "sk_live_oops");
+    assert!(
+        !message.contains("sk_live_oops"),
+        "the secret must not be echoed: {message}"
+    );
+}
+
+#[test]
+fn bind() {
+    assert_eq!(
+        with(&[("BIND", "0.0.0.0:8080")]).unwrap().bind.to_string(),
+        "0.0.0.0:8080"
+    );
+    refused("BIND", "localhost");
+}
+
+#[test]
+fn pulsora_token_and_endpoint() {
+    let c = with(&[
+        ("PULSORA_API_TOKEN", "sec_123"),
+        ("PULSORA_ENDPOINT", "http://127.0.0.1:9/ingest"),
+    ])
+    .unwrap();
+    assert_eq!(c.pulsora_token.as_deref(), Some("sec_123"));
+    assert_eq!(
+        c.pulsora_endpoint.as_deref(),
+        Some("http://127.0.0.1:9/ingest")
+    );
+    assert!(
+        !format!("{c:?}").contains("sec_123"),
+        "Debug must redact the token"
+    );
+    let message = refused("PULSORA_API_TOKEN", "pub_abc");
+    assert!(!message.contains("pub_abc"));
+    refused("PULSORA_ENDPOINT", "pulsora.co/api/ingest");
+}
+
+#[test]
+fn replay_store() {
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_REPLAY_STORE", "memory")])
+            .unwrap()
+            .store,
+        StoreSetting::Memory
+    );
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_REPLAY_STORE", "sqlite:/tmp/x.db")])
+            .unwrap()
+            .store,
+        StoreSetting::Sqlite("/tmp/x.db".into())
+    );
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_REPLAY_STORE", "redis://127.0.0.1:6379/")])
+            .unwrap()
+            .store,
+        StoreSetting::Redis("redis://127.0.0.1:6379/".into())
+    );
+    refused("STRIPE_PULSORA_REPLAY_STORE", "postgres://x");
+    refused("STRIPE_PULSORA_REPLAY_STORE", "sqlite:");
+}
+
+#[test]
+fn rate_limits() {
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_RATE_LIMIT", "100/200")])
+            .unwrap()
+            .rate_limit,
+        LimitSetting::Set(RateSetting {
+            per_second: 100,
+            burst: 200
+        })
+    );
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_RATE_LIMIT", "off")])
+            .unwrap()
+            .rate_limit,
+        LimitSetting::Off
+    );
+    refused("STRIPE_PULSORA_RATE_LIMIT", "100");
+    refused("STRIPE_PULSORA_RATE_LIMIT", "0/10");
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_FAILURE_LIMIT", "20")])
+            .unwrap()
+            .failure_limit,
+        LimitSetting::Set(20)
+    );
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_FAILURE_LIMIT", "off")])
+            .unwrap()
+            .failure_limit,
+        LimitSetting::Off
+    );
+    refused("STRIPE_PULSORA_FAILURE_LIMIT", "-1");
+}
+
+#[test]
+fn trusted_proxies() {
+    let c = with(&[(
+        "STRIPE_PULSORA_TRUSTED_PROXIES",
+        "10.0.0.0/8, 192.168.1.10,::1/128",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.trusted_proxies,
+        vec!["10.0.0.0/8", "192.168.1.10", "::1/128"]
+    );
+    refused("STRIPE_PULSORA_TRUSTED_PROXIES", "10.0.0.0/33");
+    refused("STRIPE_PULSORA_TRUSTED_PROXIES", "proxy.local");
+}
+
+#[test]
+fn body_limit_and_tolerance() {
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_MAX_BODY", "65536")])
+            .unwrap()
+            .max_body,
+        Some(65536)
+    );
+    refused("STRIPE_PULSORA_MAX_BODY", "1MB");
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_TOLERANCE", "600")])
+            .unwrap()
+            .tolerance,
+        Duration::from_secs(600)
+    );
+    refused("STRIPE_PULSORA_TOLERANCE", "0");
+}
+
+#[test]
+fn stripe_api_key_and_log_format() {
+    assert!(with(&[("STRIPE_API_KEY", "rk_test_1")])
+        .unwrap()
+        .stripe_api_key
+        .is_some());
+    let message = refused("STRIPE_API_KEY", "whsec_not_a_key");
+    assert!(!message.contains("whsec_not_a_key"));
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_LOG_FORMAT", "json")])
+            .unwrap()
+            .log_format,
+        LogFormat::Json
+    );
+    refused("STRIPE_PULSORA_LOG_FORMAT", "xml");
+}
