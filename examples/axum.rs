@@ -1,59 +1,69 @@
-//! A Stripe webhook endpoint on axum.
+//! The whole bridge on axum: verify → dedupe → map → Pulsora.
 //!
 //! ```sh
 //! cargo run --example axum --features axum
 //! ```
 //!
-//! `STRIPE_WEBHOOK_SECRET` is the endpoint's `whsec_…` (comma-separated for several); when unset a
-//! development secret is printed. `BIND` defaults to `127.0.0.1:3000`.
+//! Configured from the environment like the `stripe-pulsora` binary (see README): with nothing
+//! set it listens on `127.0.0.1:3000`, prints a development webhook secret, keeps replay state in
+//! memory, and runs Pulsora in dry-run mode, logging each JSON payload it would send. Send it
+//! events with `cargo run --example trigger -- all`.
 
-use axum::{http::StatusCode, routing::post, Router};
+use axum::{routing::post, Router};
 use std::net::SocketAddr;
-use stripe_pulsora::stripe_webhook::{StripeWebhookLayer, VerifiedStripeEvent};
-
-const DEV_SECRET: &str = "whsec_dev_secret_for_local_testing_only";
+use stripe_pulsora::bridge::{self, EnvConfig};
+use stripe_pulsora::stripe_revenue::revenue_handler;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+async fn main() {
+    let config = match EnvConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            std::process::exit(2);
+        }
+    };
+    bridge::init_logging(&config);
+    if let (secrets, true) = bridge::secrets_or_dev(&config) {
+        println!(
+            "STRIPE_WEBHOOK_SECRET is unset; using the development secret {}",
+            secrets[0]
+        );
+    }
+    let sync = match bridge::revenue_sync(&config) {
+        Ok(sync) => sync,
+        Err(error) => {
+            eprintln!("Pulsora client: {error}");
+            std::process::exit(2);
+        }
+    };
+    if config.pulsora_token.is_none() {
+        println!(
+            "PULSORA_API_TOKEN is unset: dry run, each Pulsora payload is logged instead of sent"
+        );
+    }
 
-    let secrets = std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| {
-        println!("STRIPE_WEBHOOK_SECRET is unset; using the development secret {DEV_SECRET}");
-        DEV_SECRET.to_owned()
-    });
-    let mut secrets = secrets.split(',').map(str::trim).filter(|s| !s.is_empty());
-    let first = secrets.next().ok_or("STRIPE_WEBHOOK_SECRET is empty")?;
-    let layer = secrets.fold(StripeWebhookLayer::new(first), |layer, s| layer.secret(s));
-
+    // This is all an application needs: the route, the verification layer, the sync as state.
     let app = Router::new()
-        .route("/api/webhooks/stripe", post(on_event))
-        .layer(layer);
+        .route("/api/webhooks/stripe", post(revenue_handler))
+        .layer(bridge::webhook_layer(&config))
+        .with_state(sync);
 
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    let listener = tokio::net::TcpListener::bind(&bind).await?;
-    tracing::info!(
-        "listening on http://{}/api/webhooks/stripe",
-        listener.local_addr()?
-    );
-    axum::serve(
+    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", config.bind);
+            std::process::exit(2);
+        }
+    };
+    tracing::info!("listening on http://{}/api/webhooks/stripe", config.bind);
+    if let Err(error) = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .await?;
-    Ok(())
-}
-
-async fn on_event(event: VerifiedStripeEvent) -> StatusCode {
-    tracing::info!(
-        event_id = event.id(),
-        event_type = %event.event_type(),
-        livemode = event.livemode(),
-        object_id = event.object_id(),
-        "verified Stripe event"
-    );
-    StatusCode::OK
+    .await
+    {
+        eprintln!("server error: {error}");
+        std::process::exit(1);
+    }
 }

@@ -14,7 +14,9 @@
 //! and resend a delivery that did not get a 2xx, as Stripe does; default 3).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stripe_pulsora::stripe_revenue::fixtures::{scenario, single, ApiShape, EVENT_TYPES, SCENARIOS};
+use stripe_pulsora::stripe_revenue::fixtures::{
+    scenario, single, ApiShape, EVENT_TYPES, SCENARIOS,
+};
 
 const DEV_SECRET: &str = "whsec_dev_secret_for_local_testing_only";
 
@@ -49,7 +51,10 @@ fn parse_args() -> Result<Options, String> {
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value\n{}", usage()));
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n{}", usage()))
+        };
         match arg.as_str() {
             "--url" => options.url = value("--url")?,
             "--secret" => options.secret = value("--secret")?,
@@ -61,7 +66,9 @@ fn parse_args() -> Result<Options, String> {
                 }
             }
             "--retries" => {
-                options.retries = value("--retries")?.parse().map_err(|e| format!("--retries: {e}"))?
+                options.retries = value("--retries")?
+                    .parse()
+                    .map_err(|e| format!("--retries: {e}"))?
             }
             "--list" | "-h" | "--help" => return Err(usage()),
             target => options.targets.push(target.to_owned()),
@@ -74,14 +81,17 @@ fn parse_args() -> Result<Options, String> {
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn events_for(target: &str, shape: ApiShape, t0: i64) -> Result<Vec<serde_json::Value>, String> {
     if target == "all" {
         let mut all = Vec::new();
         for (i, name) in SCENARIOS.iter().enumerate() {
-            all.extend(scenario(name, shape, t0 + i as i64 * 1000).unwrap_or_default());
+            all.extend(scenario(name, shape, t0 + i as i64 * 1_000).unwrap_or_default());
         }
         for (i, name) in EVENT_TYPES.iter().enumerate() {
             all.extend(single(name, shape, t0 + 10_000 + i as i64));
@@ -104,8 +114,9 @@ async fn main() {
     };
     let client = reqwest::Client::new();
     let mut failed = 0;
-    for target in &options.targets {
-        let events = match events_for(target, options.shape, now()) {
+    for (i, target) in options.targets.iter().enumerate() {
+        // Fixture ids derive from the start time; space the targets so their ids never collide.
+        let events = match events_for(target, options.shape, now() + 100_000 * i as i64) {
             Ok(events) => events,
             Err(message) => {
                 eprintln!("{message}");
@@ -126,7 +137,10 @@ async fn main() {
                     .send()
                     .await;
                 let (status, text) = match result {
-                    Ok(response) => (Some(response.status()), response.text().await.unwrap_or_default()),
+                    Ok(response) => (
+                        Some(response.status()),
+                        response.text().await.unwrap_or_default(),
+                    ),
                     Err(error) => (None, error.to_string()),
                 };
                 println!(

@@ -23,6 +23,7 @@
 
 pub mod bridge;
 
+pub use pulsora;
 pub use stripe_revenue;
 pub use stripe_webhook;
 pub use stripe_webhook::{

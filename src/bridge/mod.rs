@@ -1,6 +1,9 @@
-//! The deployable bridge: configuration from the environment (shared by the `stripe-pulsora`
-//! binary and the examples).
+//! The deployable bridge: configuration from the environment and the pieces built from it,
+//! shared by the `stripe-pulsora` binary and the examples so what works in an example works in
+//! production.
 
+mod build;
 mod env;
 
+pub use build::{init_logging, revenue_sync, secrets_or_dev, webhook_layer, DEV_SECRET};
 pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};

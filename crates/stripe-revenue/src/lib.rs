@@ -6,12 +6,21 @@ pub mod attribution;
 pub mod currency;
 mod draft;
 pub mod fixtures;
+mod handler;
 mod map;
 pub mod mrr;
 mod policy;
 pub mod state;
+mod store;
 pub mod stripe;
+mod sync;
 
-pub use draft::{Draft, Kind};
+pub use draft::is_collected_money;
+#[cfg(feature = "actix-web")]
+pub use handler::actix_revenue_handler;
+#[cfg(feature = "axum")]
+pub use handler::revenue_handler;
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
+pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};
+pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};

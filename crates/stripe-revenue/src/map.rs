@@ -3,11 +3,12 @@
 
 use crate::attribution::{self, Source};
 use crate::currency::{to_major, with_scale};
-use crate::draft::{Draft, Kind};
+use crate::draft::Draft;
 use crate::mrr::{list_mrr, subscription_mrr};
 use crate::policy::{InvoiceEvent, Policy, RefundSign};
 use crate::state::{ChargeLedger, Context, StateUpdate};
 use crate::stripe::{Charge, CheckoutSession, Expandable, Invoice, Subscription};
+use pulsora::{EventType as Kind, RevenueEvent};
 use rust_decimal::Decimal;
 use serde_json::json;
 use stripe_webhook::{EventType, VerifiedStripeEvent};
@@ -16,7 +17,7 @@ use stripe_webhook::{EventType, VerifiedStripeEvent};
 #[derive(Debug, Clone, Default)]
 pub struct Mapping {
     /// The revenue events to send, in order.
-    pub events: Vec<Draft>,
+    pub events: Vec<RevenueEvent>,
     /// What to remember once they are delivered.
     pub updates: Vec<StateUpdate>,
     /// Why nothing (or less than expected) was emitted, for logs.
@@ -110,6 +111,7 @@ pub fn map_event(
         context,
         policy,
         out: Mapping::default(),
+        drafts: Vec::new(),
     };
     match event.event_type() {
         EventType::CheckoutSessionCompleted | EventType::CheckoutSessionAsyncPaymentSucceeded => {
@@ -131,6 +133,12 @@ pub fn map_event(
         EventType::ChargeRefunded => mapper.refund(object(event, "Charge")?),
         other => mapper.note(format!("{other} is not a revenue event")),
     }
+    let processor = policy.payment_processor.as_str();
+    mapper.out.events = mapper
+        .drafts
+        .into_iter()
+        .map(|d| d.into_revenue_event(processor))
+        .collect();
     Ok(mapper.out)
 }
 
@@ -139,6 +147,7 @@ struct Mapper<'a> {
     context: &'a Context,
     policy: &'a Policy,
     out: Mapping,
+    drafts: Vec<Draft>,
 }
 
 impl Mapper<'_> {
@@ -220,7 +229,7 @@ impl Mapper<'_> {
         if let Some(pi) = payment_intent {
             metadata["payment_intent"] = json!(pi);
         }
-        self.out.events.push(Draft {
+        self.drafts.push(Draft {
             kind: Kind::Purchase,
             amount: to_major(amount, currency),
             currency: currency.to_ascii_uppercase(),
@@ -305,7 +314,7 @@ impl Mapper<'_> {
                 .updates
                 .push(StateUpdate::Subscription(subscription_id, ledger));
         }
-        self.out.events.push(draft);
+        self.drafts.push(draft);
     }
 
     fn subscription(&mut self, subscription: Subscription) {
@@ -380,7 +389,7 @@ impl Mapper<'_> {
         self.out
             .updates
             .push(StateUpdate::Subscription(subscription.id.clone(), ledger));
-        self.out.events.push(Draft {
+        self.drafts.push(Draft {
             kind,
             amount,
             currency: currency.to_ascii_uppercase(),
@@ -429,7 +438,7 @@ impl Mapper<'_> {
             .as_ref()
             .map(|c| c.id.clone())
             .unwrap_or_else(|| format!("guest_{payment}"));
-        self.out.events.push(Draft {
+        self.drafts.push(Draft {
             kind: Kind::Refund,
             amount,
             currency: currency.to_ascii_uppercase(),

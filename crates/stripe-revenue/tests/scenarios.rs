@@ -1,12 +1,13 @@
 //! Scenario tests of the invariants: money once, MRR adds up, exact money — in Stripe's order,
 //! shuffled, and with every event delivered twice.
 
+use pulsora::{EventType as Kind, RevenueEvent as Draft};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashSet};
 use std::str::FromStr;
 use stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_revenue::state::MemoryState;
-use stripe_revenue::{map_event, subjects, Draft, Kind, Policy};
+use stripe_revenue::{is_collected_money, map_event, subjects, Policy};
 use stripe_webhook::VerifiedStripeEvent;
 
 fn verified(event: &serde_json::Value) -> VerifiedStripeEvent {
@@ -65,7 +66,9 @@ fn money(drafts: &[Draft], currency: &str) -> Decimal {
     drafts
         .iter()
         .filter(|d| {
-            d.currency == currency && (d.kind.is_collected_money() || d.kind == Kind::Refund)
+            d.currency.as_deref() == Some(currency)
+                && d.event_type
+                    .is_some_and(|k| is_collected_money(k) || k == Kind::Refund)
         })
         .map(|d| d.amount)
         .sum()
@@ -74,7 +77,7 @@ fn money(drafts: &[Draft], currency: &str) -> Decimal {
 fn mrr_by_subscription(drafts: &[Draft]) -> BTreeMap<String, Decimal> {
     let mut out = BTreeMap::new();
     for d in drafts {
-        if let (Some(sub), Some(mrr)) = (&d.subscription_id, d.mrr_impact) {
+        if let (Some(sub), Some(mrr)) = (&d.customer_subscription_id, d.mrr_impact) {
             *out.entry(sub.clone()).or_insert(Decimal::ZERO) += mrr;
         }
     }
@@ -114,16 +117,16 @@ fn purchase_then_two_partial_refunds() {
             );
             let refunds: Decimal = drafts
                 .iter()
-                .filter(|d| d.kind == Kind::Refund)
+                .filter(|d| d.event_type == Some(Kind::Refund))
                 .map(|d| d.amount)
                 .sum();
             assert_eq!(refunds, Decimal::from_str("-25.00").unwrap(), "{label}");
             assert_unique_transactions(&drafts);
             assert!(
-                drafts.iter().all(
-                    |d| d.attribution.visitor_fingerprint.starts_with("fp_demo_")
-                        || d.kind == Kind::Refund
-                ),
+                drafts
+                    .iter()
+                    .all(|d| d.visitor_fingerprint.starts_with("fp_demo_")
+                        || d.event_type == Some(Kind::Refund)),
                 "{label}"
             );
         }
@@ -159,7 +162,7 @@ fn subscription_lifecycle_in_order_tells_the_story() {
     let drafts = run(&scenario("subscription_lifecycle", ApiShape::Basil, 1_700_000_000).unwrap());
     let kinds: Vec<_> = drafts
         .iter()
-        .map(|d| (d.kind, d.mrr_impact.map(|m| m.to_string())))
+        .map(|d| (d.event_type.unwrap(), d.mrr_impact.map(|m| m.to_string())))
         .collect();
     assert_eq!(
         kinds,
@@ -202,7 +205,7 @@ fn trial_conversion_in_order_reports_mrr_once_with_the_first_payment() {
     let drafts = run(&scenario("trial_conversion", ApiShape::Legacy, 1_700_000_000).unwrap());
     let kinds: Vec<_> = drafts
         .iter()
-        .map(|d| (d.kind, d.mrr_impact.map(|m| m.to_string())))
+        .map(|d| (d.event_type.unwrap(), d.mrr_impact.map(|m| m.to_string())))
         .collect();
     assert_eq!(
         kinds,
@@ -220,4 +223,25 @@ fn zero_and_three_decimal_purchases_are_exact() {
         assert_eq!(money(&drafts, "KWD").to_string(), "12.340", "{label}");
         assert_eq!(drafts.len(), 2, "{label}");
     }
+}
+
+#[test]
+fn refunds_learn_attribution_from_the_purchase_and_get_unique_ids() {
+    let drafts = run(&scenario("purchase_refunds", ApiShape::Basil, 1_700_000_000).unwrap());
+    let n = 1_700_000_000 % 1_000_000;
+    let ids: Vec<_> = drafts.iter().map(|d| d.transaction_id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec![
+            format!("pi_demo_{n}"),
+            format!("ch_demo_{n}_refund_1000"),
+            format!("ch_demo_{n}_refund_2500"),
+        ]
+    );
+    for d in &drafts {
+        assert_eq!(d.visitor_fingerprint, format!("fp_demo_{n}"));
+        assert_eq!(d.session_id, format!("sess_demo_{n}"));
+    }
+    let amounts: Vec<_> = drafts.iter().map(|d| d.amount.to_string()).collect();
+    assert_eq!(amounts, vec!["49.99", "-10.00", "-15.00"]);
 }

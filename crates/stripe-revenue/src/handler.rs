@@ -1,0 +1,75 @@
+//! Ready-made webhook handlers: put a [`RevenueSync`] in your app's state and route Stripe's
+//! webhook to one of these behind the verification middleware.
+
+use crate::sync::RevenueSync;
+
+#[cfg(feature = "axum")]
+mod axum_handler {
+    use super::RevenueSync;
+    use axum::extract::State;
+    use axum::http::StatusCode;
+    use axum::Json;
+    use stripe_webhook::VerifiedStripeEvent;
+
+    /// The axum handler: maps the verified event and sends it to Pulsora. Answers `200` when
+    /// done (or when Pulsora refused the event for good), `503` when Pulsora or the state store
+    /// is unavailable, so the replay claim is released and Stripe retries.
+    ///
+    /// ```no_run
+    /// use axum::{routing::post, Router};
+    /// use stripe_revenue::{revenue_handler, RevenueSync};
+    /// use stripe_webhook::StripeWebhookLayer;
+    ///
+    /// let sync = RevenueSync::new(pulsora::Revenue::dry_run());
+    /// let app: Router = Router::new()
+    ///     .route("/api/webhooks/stripe", post(revenue_handler))
+    ///     .layer(StripeWebhookLayer::new("whsec_…"))
+    ///     .with_state(sync);
+    /// ```
+    pub async fn revenue_handler(
+        State(sync): State<RevenueSync>,
+        event: VerifiedStripeEvent,
+    ) -> (StatusCode, Json<serde_json::Value>) {
+        let outcome = sync.handle(&event).await;
+        (outcome.status(), Json(outcome.body()))
+    }
+}
+
+#[cfg(feature = "axum")]
+pub use axum_handler::revenue_handler;
+
+#[cfg(feature = "actix-web")]
+mod actix_handler {
+    use super::RevenueSync;
+    use actix_web::{web, HttpResponse};
+    use stripe_webhook::VerifiedStripeEvent;
+
+    /// The actix-web handler, same behaviour as [`revenue_handler`](crate::revenue_handler):
+    /// register the sync with `App::app_data(web::Data::new(sync))`.
+    ///
+    /// ```no_run
+    /// use actix_web::{web, App};
+    /// use stripe_revenue::{actix_revenue_handler, RevenueSync};
+    ///
+    /// let sync = web::Data::new(RevenueSync::new(pulsora::Revenue::dry_run()));
+    /// let app = App::new()
+    ///     .app_data(sync.clone())
+    ///     .route("/api/webhooks/stripe", web::post().to(actix_revenue_handler));
+    /// ```
+    pub async fn actix_revenue_handler(
+        sync: web::Data<RevenueSync>,
+        event: VerifiedStripeEvent,
+    ) -> HttpResponse {
+        let outcome = sync.handle(&event).await;
+        let status = actix_web::http::StatusCode::from_u16(outcome.status().as_u16())
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status).json(outcome.body())
+    }
+}
+
+#[cfg(feature = "actix-web")]
+pub use actix_handler::actix_revenue_handler;
+
+#[cfg(not(any(feature = "axum", feature = "actix-web")))]
+#[allow(dead_code)]
+fn _uses(_: &RevenueSync) {}

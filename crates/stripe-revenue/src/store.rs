@@ -1,0 +1,77 @@
+//! Where the mapping's state lives between events: the trait, and the in-memory default.
+//!
+//! The state is small: an MRR ledger per subscription, a refund high-water mark per charge,
+//! learned attribution per customer and subscription, and the transaction ids already delivered
+//! to Pulsora (so a Stripe retry after a partial failure never sends money twice).
+
+use crate::map::Subjects;
+use crate::state::{Context, MemoryState, StateUpdate};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+
+/// A boxed future, so [`StateStore`] stays object-safe.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + Send + 'a>>;
+
+/// The state store failed; the delivery is answered `503` so Stripe retries it later.
+#[derive(Debug, thiserror::Error)]
+#[error("revenue state store unavailable: {0}")]
+pub struct StateError(pub String);
+
+/// Persistence for the mapping's state. Implementations: [`MemoryStateStore`] (default) and
+/// [`KvStateStore`](crate::KvStateStore) over SQLite or Redis.
+pub trait StateStore: Send + Sync + 'static {
+    /// The context for an event about `subjects`.
+    fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context>;
+    /// Remembers a mapping's updates.
+    fn save<'a>(&'a self, updates: &'a [StateUpdate]) -> StoreFuture<'a, ()>;
+    /// Whether a transaction id was already delivered.
+    fn was_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, bool>;
+    /// Records a transaction id as delivered.
+    fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, ()>;
+}
+
+/// State in process memory: one instance, lost on restart.
+#[derive(Debug, Default)]
+pub struct MemoryStateStore {
+    state: Mutex<MemoryState>,
+}
+
+impl MemoryStateStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut MemoryState) -> T) -> Result<T, StateError> {
+        // A poisoned lock means a panic mid-update elsewhere; the maps are still consistent
+        // (every update is a single insert), so keep serving.
+        let mut guard = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(f(&mut guard))
+    }
+}
+
+impl StateStore for MemoryStateStore {
+    fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context> {
+        Box::pin(async move { self.with(|s| s.context(subjects)) })
+    }
+
+    fn save<'a>(&'a self, updates: &'a [StateUpdate]) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.with(|s| s.apply(updates)) })
+    }
+
+    fn was_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, bool> {
+        Box::pin(async move { self.with(|s| s.was_sent(transaction_id)) })
+    }
+
+    fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.with(|s| {
+                s.mark_sent(transaction_id);
+            })
+        })
+    }
+}

@@ -1,0 +1,293 @@
+//! `RevenueSync`: the async glue from a verified event to Pulsora.
+//!
+//! Per event: load the state of its customer/subscription/charge, map (pure), send each revenue
+//! event not yet delivered, remember the new state. The outcome decides the webhook's answer:
+//! a transient failure (Pulsora unreachable, 5xx, 429, or the state store down) answers `503`,
+//! so the replay claim is released and Stripe retries; a permanent one (Pulsora said 400, 401,
+//! 403 or 422, or the event cannot be read) goes to the dead-letter hook and answers `200`, so
+//! Stripe does not retry a hopeless event for three days.
+
+use crate::map::{map_event, subjects, MapError};
+use crate::policy::Policy;
+use crate::store::{MemoryStateStore, StateError, StateStore};
+use http::StatusCode;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use stripe_webhook::VerifiedStripeEvent;
+
+/// What happened to an event.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum SyncOutcome {
+    /// These revenue events were delivered (possibly none: not a revenue event, or already sent).
+    Delivered {
+        /// How many were sent now.
+        sent: usize,
+        /// How many were skipped because an earlier delivery already sent them.
+        already_sent: usize,
+    },
+    /// Worth retrying: answer `503` so Stripe redelivers.
+    Transient(String),
+    /// Not worth retrying: handed to the dead-letter hook, answer `200`.
+    Permanent(String),
+}
+
+impl SyncOutcome {
+    /// The webhook status for this outcome.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::OK,
+        }
+    }
+
+    /// A small JSON body for the webhook answer.
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            Self::Delivered { sent, already_sent } => {
+                serde_json::json!({ "received": true, "sent": sent, "already_sent": already_sent })
+            }
+            Self::Transient(reason) => {
+                serde_json::json!({ "error": "pulsora_unavailable", "message": reason })
+            }
+            Self::Permanent(reason) => {
+                serde_json::json!({ "received": true, "dead_lettered": reason })
+            }
+        }
+    }
+}
+
+/// Receives what could not be delivered and never will be (Pulsora refused it as invalid).
+pub trait DeadLetter: Send + Sync + 'static {
+    /// Called once per refused revenue event (or unreadable Stripe event).
+    fn dead_letter(
+        &self,
+        stripe_event_id: &str,
+        revenue_event: Option<&pulsora::RevenueEvent>,
+        reason: &str,
+    );
+}
+
+/// The default dead-letter hook: an `error` log line with the ids (never a token).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogDeadLetter;
+
+impl DeadLetter for LogDeadLetter {
+    fn dead_letter(
+        &self,
+        stripe_event_id: &str,
+        revenue_event: Option<&pulsora::RevenueEvent>,
+        reason: &str,
+    ) {
+        tracing::error!(
+            event_id = stripe_event_id,
+            transaction_id = revenue_event.map(|e| e.transaction_id.as_str()),
+            "revenue event dead-lettered: {reason}"
+        );
+    }
+}
+
+/// Sends verified Stripe events to Pulsora. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo(event: stripe_webhook::VerifiedStripeEvent) {
+/// use stripe_revenue::RevenueSync;
+/// let sync = RevenueSync::new(pulsora::Revenue::dry_run());
+/// let outcome = sync.handle(&event).await;
+/// println!("{} {}", outcome.status(), outcome.body());
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RevenueSync {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: pulsora::Revenue,
+    policy: Policy,
+    store: Arc<dyn StateStore>,
+    dead_letter: Arc<dyn DeadLetter>,
+    /// Events about one subscription or charge are mapped one at a time (read-modify-write of
+    /// its ledger); different subjects proceed in parallel.
+    stripes: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl fmt::Debug for RevenueSync {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevenueSync")
+            .field("client", &self.inner.client)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+const STRIPES: usize = 64;
+
+impl RevenueSync {
+    /// A sync with the default policy, in-memory state and the logging dead-letter hook.
+    pub fn new(client: pulsora::Revenue) -> Self {
+        Self::with_parts(
+            client,
+            Policy::default(),
+            Arc::new(MemoryStateStore::new()),
+            Arc::new(LogDeadLetter),
+        )
+    }
+
+    fn with_parts(
+        client: pulsora::Revenue,
+        policy: Policy,
+        store: Arc<dyn StateStore>,
+        dead_letter: Arc<dyn DeadLetter>,
+    ) -> Self {
+        let stripes = (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                policy,
+                store,
+                dead_letter,
+                stripes,
+            }),
+        }
+    }
+
+    /// Replaces the mapping policy.
+    #[must_use]
+    pub fn policy(self, policy: Policy) -> Self {
+        let i = &self.inner;
+        Self::with_parts(
+            i.client.clone(),
+            policy,
+            i.store.clone(),
+            i.dead_letter.clone(),
+        )
+    }
+
+    /// Replaces the state store (use a persistent one when the process restarts or scales out).
+    #[must_use]
+    pub fn state_store(self, store: impl StateStore) -> Self {
+        let i = &self.inner;
+        Self::with_parts(
+            i.client.clone(),
+            i.policy.clone(),
+            Arc::new(store),
+            i.dead_letter.clone(),
+        )
+    }
+
+    /// Replaces the dead-letter hook.
+    #[must_use]
+    pub fn dead_letter(self, hook: impl DeadLetter) -> Self {
+        let i = &self.inner;
+        Self::with_parts(
+            i.client.clone(),
+            i.policy.clone(),
+            i.store.clone(),
+            Arc::new(hook),
+        )
+    }
+
+    /// Maps one verified event and delivers the result.
+    pub async fn handle(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
+        let outcome = self.run(event).await;
+        match &outcome {
+            SyncOutcome::Delivered { sent, already_sent } => tracing::info!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                sent,
+                already_sent,
+                "stripe event synced to Pulsora"
+            ),
+            SyncOutcome::Transient(reason) => tracing::warn!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                "Pulsora sync failed, Stripe will retry: {reason}"
+            ),
+            SyncOutcome::Permanent(reason) => tracing::error!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                "Pulsora sync failed for good: {reason}"
+            ),
+        }
+        outcome
+    }
+
+    async fn run(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
+        let inner = &self.inner;
+        let subjects = match subjects(event) {
+            Ok(subjects) => subjects,
+            Err(error) => return self.unreadable(event, &error),
+        };
+        let _turn = inner.stripes[stripe_of(&subjects)].lock().await;
+        let context = match inner.store.load(&subjects).await {
+            Ok(context) => context,
+            Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+        };
+        let mapping = match map_event(event, &context, &inner.policy) {
+            Ok(mapping) => mapping,
+            Err(error) => return self.unreadable(event, &error),
+        };
+        for note in &mapping.notes {
+            tracing::debug!(event_id = event.id(), "{note}");
+        }
+        let (mut sent, mut already_sent, mut refused) = (0, 0, None);
+        for revenue_event in &mapping.events {
+            match inner.store.was_sent(&revenue_event.transaction_id).await {
+                Ok(true) => {
+                    already_sent += 1;
+                    continue;
+                }
+                Ok(false) => {}
+                Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+            }
+            match inner.client.track(revenue_event).await {
+                Ok(_) => sent += 1,
+                Err(error) if error.is_transient() => {
+                    return SyncOutcome::Transient(error.to_string())
+                }
+                Err(error) => {
+                    let reason = error.to_string();
+                    inner
+                        .dead_letter
+                        .dead_letter(event.id(), Some(revenue_event), &reason);
+                    refused = Some(reason);
+                }
+            }
+            // Refused events are marked too: a retry of this Stripe event must not dead-letter
+            // them again.
+            if let Err(StateError(reason)) =
+                inner.store.mark_sent(&revenue_event.transaction_id).await
+            {
+                return SyncOutcome::Transient(reason);
+            }
+        }
+        if let Err(StateError(reason)) = inner.store.save(&mapping.updates).await {
+            return SyncOutcome::Transient(reason);
+        }
+        match refused {
+            Some(reason) => SyncOutcome::Permanent(reason),
+            None => SyncOutcome::Delivered { sent, already_sent },
+        }
+    }
+
+    fn unreadable(&self, event: &VerifiedStripeEvent, error: &MapError) -> SyncOutcome {
+        let reason = error.to_string();
+        self.inner
+            .dead_letter
+            .dead_letter(event.id(), None, &reason);
+        SyncOutcome::Permanent(reason)
+    }
+}
+
+fn stripe_of(subjects: &crate::map::Subjects) -> usize {
+    let key = subjects
+        .subscription
+        .as_ref()
+        .or(subjects.charge.as_ref())
+        .or(subjects.customer.as_ref());
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    key.hash(&mut hasher);
+    (hasher.finish() % STRIPES as u64) as usize
+}
