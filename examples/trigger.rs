@@ -5,7 +5,6 @@
 //! cargo run --example trigger -- all                       # every scenario, then every event type
 //! cargo run --example trigger -- subscription_lifecycle    # one scenario
 //! cargo run --example trigger -- invoice.paid --shape legacy
-//! cargo run --example trigger -- --list
 //! ```
 //!
 //! Options: `--url` (default `http://127.0.0.1:3000/api/webhooks/stripe`), `--secret` (default
@@ -13,12 +12,10 @@
 //! (the Stripe API version the payloads are rendered in; default basil), `--retries N` (re-sign
 //! and resend a delivery that did not get a 2xx, as Stripe does; default 3).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stripe_pulsora::stripe_revenue::fixtures::{
-    scenario, single, ApiShape, EVENT_TYPES, SCENARIOS,
-};
-
-const DEV_SECRET: &str = "whsec_dev_secret_for_local_testing_only";
+use std::time::Duration;
+use stripe_pulsora::bridge::trigger::{deliver, events_for, targets_help, unix_now};
+use stripe_pulsora::bridge::DEV_SECRET;
+use stripe_pulsora::stripe_revenue::fixtures::ApiShape;
 
 struct Options {
     url: String,
@@ -31,9 +28,8 @@ struct Options {
 fn usage() -> String {
     format!(
         "usage: trigger [--url URL] [--secret whsec_…] [--shape basil|legacy] [--retries N] <target>…\n\
-         targets: all, {}, {}",
-        SCENARIOS.join(", "),
-        EVENT_TYPES.join(", ")
+         targets: {}",
+        targets_help()
     )
 }
 
@@ -80,85 +76,45 @@ fn parse_args() -> Result<Options, String> {
     Ok(options)
 }
 
-fn now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-fn events_for(target: &str, shape: ApiShape, t0: i64) -> Result<Vec<serde_json::Value>, String> {
-    if target == "all" {
-        let mut all = Vec::new();
-        for (i, name) in SCENARIOS.iter().enumerate() {
-            all.extend(scenario(name, shape, t0 + i as i64 * 1_000).unwrap_or_default());
-        }
-        for (i, name) in EVENT_TYPES.iter().enumerate() {
-            all.extend(single(name, shape, t0 + 10_000 + i as i64));
-        }
-        return Ok(all);
-    }
-    scenario(target, shape, t0)
-        .or_else(|| single(target, shape, t0).map(|e| vec![e]))
-        .ok_or_else(|| format!("unknown target {target:?}\n{}", usage()))
-}
-
 #[tokio::main]
 async fn main() {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(message) => {
-            eprintln!("{message}");
-            std::process::exit(2);
-        }
-    };
+    let options = parse_args().unwrap_or_else(|message| {
+        eprintln!("{message}");
+        std::process::exit(2);
+    });
     let client = reqwest::Client::new();
     let mut failed = 0;
     for (i, target) in options.targets.iter().enumerate() {
         // Fixture ids derive from the start time; space the targets so their ids never collide.
-        let events = match events_for(target, options.shape, now() + 100_000 * i as i64) {
-            Ok(events) => events,
-            Err(message) => {
-                eprintln!("{message}");
-                std::process::exit(2);
-            }
+        let Some(events) = events_for(target, options.shape, unix_now() + 100_000 * i as i64)
+        else {
+            eprintln!("unknown target {target:?}\n{}", usage());
+            std::process::exit(2);
         };
         for event in events {
-            let body = event.to_string();
-            let mut attempt = 0;
-            loop {
-                // Stripe signs every attempt anew, with a fresh timestamp.
-                let header = stripe_pulsora::sign(body.as_bytes(), &options.secret, now());
-                let result = client
-                    .post(&options.url)
-                    .header("content-type", "application/json; charset=utf-8")
-                    .header("stripe-signature", header)
-                    .body(body.clone())
-                    .send()
-                    .await;
-                let (status, text) = match result {
-                    Ok(response) => (
-                        Some(response.status()),
-                        response.text().await.unwrap_or_default(),
-                    ),
-                    Err(error) => (None, error.to_string()),
-                };
+            let attempts = deliver(
+                &client,
+                &options.url,
+                &options.secret,
+                &event,
+                options.retries,
+                Duration::from_millis(500),
+            )
+            .await;
+            for attempt in &attempts {
                 println!(
                     "{} {:<42} {} {}",
                     event["id"].as_str().unwrap_or("?"),
                     event["type"].as_str().unwrap_or("?"),
-                    status.map_or("---".to_owned(), |s| s.as_u16().to_string()),
-                    text
+                    attempt.status.map_or("---".to_owned(), |s| s.to_string()),
+                    attempt.body
                 );
-                if status.is_some_and(|s| s.is_success()) {
-                    break;
-                }
-                attempt += 1;
-                if attempt > options.retries {
-                    failed += 1;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt))).await;
+            }
+            if !attempts
+                .last()
+                .is_some_and(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
+            {
+                failed += 1;
             }
         }
     }

@@ -4,6 +4,7 @@
 
 mod build;
 mod env;
+pub mod trigger;
 
 pub use build::{init_logging, revenue_sync, secrets_or_dev, webhook_layer, DEV_SECRET};
 pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};

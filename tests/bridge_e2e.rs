@@ -1,0 +1,158 @@
+//! End to end over sockets: signed fixtures (as `trigger` sends them) → the bridge on axum
+//! (verify, dedupe, map) → a recording fake Pulsora. Every expected payload arrives exactly once,
+//! also when Pulsora fails the first attempt of every transaction and Stripe-style retries are
+//! needed.
+#![cfg(feature = "axum")]
+
+#[path = "support/fake_pulsora.rs"]
+mod fake_pulsora;
+
+use axum::{routing::post, Router};
+use fake_pulsora::FakePulsora;
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+use stripe_pulsora::bridge::trigger::deliver;
+use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape, SCENARIOS};
+use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync};
+use stripe_pulsora::StripeWebhookLayer;
+
+const SECRET: &str = "whsec_e2e_secret";
+
+async fn start_bridge(pulsora_url: &str) -> String {
+    // No client-side retries: a Pulsora failure must surface as 503 so the Stripe-style
+    // redelivery is what recovers it.
+    let client = pulsora::Revenue::builder("sec_e2e")
+        .endpoint(pulsora_url)
+        .max_retries(0)
+        .build()
+        .unwrap();
+    let app = Router::new()
+        .route("/api/webhooks/stripe", post(revenue_handler))
+        .layer(StripeWebhookLayer::new(SECRET))
+        .with_state(RevenueSync::new(client));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap()
+    });
+    format!("http://{addr}/api/webhooks/stripe")
+}
+
+/// The transaction ids each scenario must produce, written out from the scenario's story.
+fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (name, t0) in t0s {
+        let n = t0 % 1_000_000;
+        let ids: Vec<String> = match *name {
+            "purchase_refunds" => vec![
+                format!("pi_demo_{n}"),
+                format!("ch_demo_{n}_refund_1000"),
+                format!("ch_demo_{n}_refund_2500"),
+            ],
+            "subscription_lifecycle" => vec![
+                format!("in_demo_{n}_1"),
+                format!("in_demo_{n}_2"),
+                format!("in_demo_{n}_3"),
+                format!("sub_demo_{n}_evt_demo_{n}_7"),
+                format!("sub_demo_{n}_evt_demo_{n}_8"),
+                format!("sub_demo_{n}_evt_demo_{n}_9"),
+            ],
+            "trial_conversion" => vec![
+                format!("in_demo_{n}_2"),
+                format!("sub_demo_{n}_evt_demo_{n}_6"),
+            ],
+            "jpy_kwd" => vec![format!("pi_demo_{n}"), format!("pi_demo_{}", n + 1)],
+            other => panic!("no expectation for {other}"),
+        };
+        out.extend(ids);
+    }
+    out
+}
+
+async fn run_all_scenarios(fail_first: u32) {
+    let (pulsora, pulsora_url) = FakePulsora::start(fail_first).await;
+    let webhook = start_bridge(&pulsora_url).await;
+    let client = reqwest::Client::new();
+    let t0s: Vec<(&str, i64)> = SCENARIOS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (*s, 1_700_000_000 + i as i64 * 10_000))
+        .collect();
+    for (name, t0) in &t0s {
+        for event in scenario(name, ApiShape::Basil, *t0).unwrap() {
+            let attempts = deliver(
+                &client,
+                &webhook,
+                SECRET,
+                &event,
+                3,
+                Duration::from_millis(10),
+            )
+            .await;
+            let last = attempts.last().unwrap();
+            assert_eq!(
+                last.status,
+                Some(200),
+                "{} never succeeded: {attempts:?}",
+                event["id"]
+            );
+            // A duplicate answer would mean the first attempt was counted as processed.
+            assert!(
+                !last.body.contains("duplicate"),
+                "{} {attempts:?}",
+                event["id"]
+            );
+            if fail_first > 0 && attempts.len() > 1 {
+                assert!(
+                    attempts[..attempts.len() - 1]
+                        .iter()
+                        .all(|a| a.status == Some(503)),
+                    "{attempts:?}"
+                );
+            }
+        }
+    }
+    let accepted = pulsora.accepted();
+    let received: BTreeSet<String> = accepted.keys().cloned().collect();
+    assert_eq!(received, expected_transactions(&t0s));
+    for (tx, bodies) in &accepted {
+        assert_eq!(bodies.len(), 1, "{tx} accepted {} times", bodies.len());
+    }
+    if fail_first > 0 {
+        assert_eq!(pulsora.failed(), received.len() * fail_first as usize);
+    }
+}
+
+#[tokio::test]
+async fn every_expected_payload_arrives_exactly_once() {
+    run_all_scenarios(0).await;
+}
+
+#[tokio::test]
+async fn pulsora_500_then_202_is_recovered_by_stripe_retries_without_doubles() {
+    run_all_scenarios(1).await;
+}
+
+#[tokio::test]
+async fn a_redelivered_event_is_acknowledged_as_duplicate_and_not_resent() {
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let webhook = start_bridge(&pulsora_url).await;
+    let client = reqwest::Client::new();
+    let event = &scenario("jpy_kwd", ApiShape::Basil, 1_700_123_456).unwrap()[0];
+    let first = deliver(&client, &webhook, SECRET, event, 0, Duration::ZERO).await;
+    let second = deliver(&client, &webhook, SECRET, event, 0, Duration::ZERO).await;
+    assert_eq!(first[0].status, Some(200));
+    assert_eq!(second[0].status, Some(200));
+    assert_eq!(second[0].body, r#"{"received":true,"duplicate":true}"#);
+    let accepted = pulsora.accepted();
+    assert_eq!(accepted.len(), 1);
+    let body = accepted.values().next().unwrap()[0].clone();
+    assert_eq!(body["amount"].to_string(), "5000");
+    assert_eq!(body["currency"], "JPY");
+}

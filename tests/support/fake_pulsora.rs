@@ -1,0 +1,87 @@
+//! A recording fake Pulsora ingest endpoint on 127.0.0.1: it stores every request and can be
+//! told to fail the first N attempts of each transaction.
+
+use axum::{extract::State, http::StatusCode, routing::post, Json, Router};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+#[derive(Clone, Default)]
+pub struct FakePulsora {
+    inner: Arc<Mutex<Recorded>>,
+}
+
+#[derive(Default)]
+struct Recorded {
+    /// Every request body, in arrival order, with the status it got.
+    requests: Vec<(serde_json::Value, u16)>,
+    /// Failures to answer per transaction id before accepting.
+    fail_first: u32,
+    failures_so_far: HashMap<String, u32>,
+}
+
+impl FakePulsora {
+    /// Starts the server; returns it and its ingest URL.
+    pub async fn start(fail_first: u32) -> (Self, String) {
+        let fake = FakePulsora::default();
+        fake.inner.lock().unwrap().fail_first = fail_first;
+        let app = Router::new()
+            .route("/api/ingest", post(ingest))
+            .with_state(fake.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        (fake, format!("http://{addr}/api/ingest"))
+    }
+
+    /// Bodies Pulsora accepted (202), per transaction id.
+    pub fn accepted(&self) -> HashMap<String, Vec<serde_json::Value>> {
+        let mut out: HashMap<String, Vec<serde_json::Value>> = HashMap::new();
+        for (body, status) in &self.inner.lock().unwrap().requests {
+            if *status == 202 {
+                let tx = body["data"]["transaction_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                out.entry(tx).or_default().push(body["data"].clone());
+            }
+        }
+        out
+    }
+
+    /// How many requests were refused with 500.
+    pub fn failed(&self) -> usize {
+        self.inner
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|(_, s)| *s == 500)
+            .count()
+    }
+}
+
+async fn ingest(
+    State(fake): State<FakePulsora>,
+    Json(body): Json<serde_json::Value>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let mut recorded = fake.inner.lock().unwrap();
+    let tx = body["data"]["transaction_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let fail_first = recorded.fail_first;
+    let failures = recorded.failures_so_far.entry(tx).or_insert(0);
+    let status = if *failures < fail_first {
+        *failures += 1;
+        500
+    } else {
+        202
+    };
+    recorded.requests.push((body, status));
+    let code = StatusCode::from_u16(status).unwrap();
+    (
+        code,
+        Json(serde_json::json!({ "status": if status == 202 { "queued" } else { "error" } })),
+    )
+}
