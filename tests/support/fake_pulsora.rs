@@ -1,3 +1,5 @@
+// Shared by several test crates, each using a subset.
+#![allow(dead_code)]
 //! A recording fake Pulsora ingest endpoint on 127.0.0.1: it stores every request and can be
 //! told to fail the first N attempts of each transaction.
 

@@ -13,6 +13,8 @@ mod policy;
 pub mod state;
 mod store;
 pub mod stripe;
+#[cfg(feature = "stripe-api")]
+mod stripe_api;
 mod sync;
 
 pub use draft::is_collected_money;
@@ -23,4 +25,6 @@ pub use handler::revenue_handler;
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
 pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};
+#[cfg(feature = "stripe-api")]
+pub use stripe_api::{LookupError, StripeApi, STRIPE_API_BASE};
 pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};

@@ -111,6 +111,8 @@ struct Inner {
     /// Events about one subscription or charge are mapped one at a time (read-modify-write of
     /// its ledger); different subjects proceed in parallel.
     stripes: Vec<tokio::sync::Mutex<()>>,
+    #[cfg(feature = "stripe-api")]
+    stripe_api: Option<crate::StripeApi>,
 }
 
 impl fmt::Debug for RevenueSync {
@@ -123,6 +125,15 @@ impl fmt::Debug for RevenueSync {
 }
 
 const STRIPES: usize = 64;
+
+struct InnerParts {
+    client: pulsora::Revenue,
+    policy: Policy,
+    store: Arc<dyn StateStore>,
+    dead_letter: Arc<dyn DeadLetter>,
+    #[cfg(feature = "stripe-api")]
+    stripe_api: Option<crate::StripeApi>,
+}
 
 impl RevenueSync {
     /// A sync with the default policy, in-memory state and the logging dead-letter hook.
@@ -149,44 +160,57 @@ impl RevenueSync {
                 store,
                 dead_letter,
                 stripes,
+                #[cfg(feature = "stripe-api")]
+                stripe_api: None,
             }),
         }
+    }
+
+    fn rebuild(&self, change: impl FnOnce(&mut InnerParts)) -> Self {
+        let i = &self.inner;
+        let mut parts = InnerParts {
+            client: i.client.clone(),
+            policy: i.policy.clone(),
+            store: i.store.clone(),
+            dead_letter: i.dead_letter.clone(),
+            #[cfg(feature = "stripe-api")]
+            stripe_api: i.stripe_api.clone(),
+        };
+        change(&mut parts);
+        #[allow(unused_mut)]
+        let mut sync = Self::with_parts(parts.client, parts.policy, parts.store, parts.dead_letter);
+        #[cfg(feature = "stripe-api")]
+        if let Some(inner) = Arc::get_mut(&mut sync.inner) {
+            inner.stripe_api = parts.stripe_api;
+        }
+        sync
     }
 
     /// Replaces the mapping policy.
     #[must_use]
     pub fn policy(self, policy: Policy) -> Self {
-        let i = &self.inner;
-        Self::with_parts(
-            i.client.clone(),
-            policy,
-            i.store.clone(),
-            i.dead_letter.clone(),
-        )
+        self.rebuild(|p| p.policy = policy)
     }
 
     /// Replaces the state store (use a persistent one when the process restarts or scales out).
     #[must_use]
     pub fn state_store(self, store: impl StateStore) -> Self {
-        let i = &self.inner;
-        Self::with_parts(
-            i.client.clone(),
-            i.policy.clone(),
-            Arc::new(store),
-            i.dead_letter.clone(),
-        )
+        self.rebuild(|p| p.store = Arc::new(store))
     }
 
     /// Replaces the dead-letter hook.
     #[must_use]
     pub fn dead_letter(self, hook: impl DeadLetter) -> Self {
-        let i = &self.inner;
-        Self::with_parts(
-            i.client.clone(),
-            i.policy.clone(),
-            i.store.clone(),
-            Arc::new(hook),
-        )
+        self.rebuild(|p| p.dead_letter = Arc::new(hook))
+    }
+
+    /// Looks attribution up with the Stripe API when neither the event nor earlier events name
+    /// the visit (feature `stripe-api`). The answer is remembered for the customer and the
+    /// subscription, so Stripe is asked once per customer.
+    #[cfg(feature = "stripe-api")]
+    #[must_use]
+    pub fn stripe_api(self, api: crate::StripeApi) -> Self {
+        self.rebuild(|p| p.stripe_api = Some(api))
     }
 
     /// Maps one verified event and delivers the result.
@@ -221,14 +245,38 @@ impl RevenueSync {
             Err(error) => return self.unreadable(event, &error),
         };
         let _turn = inner.stripes[stripe_of(&subjects)].lock().await;
-        let context = match inner.store.load(&subjects).await {
+        #[allow(unused_mut)]
+        let mut context = match inner.store.load(&subjects).await {
             Ok(context) => context,
             Err(StateError(reason)) => return SyncOutcome::Transient(reason),
         };
-        let mapping = match map_event(event, &context, &inner.policy) {
+        #[allow(unused_mut)]
+        let mut mapping = match map_event(event, &context, &inner.policy) {
             Ok(mapping) => mapping,
             Err(error) => return self.unreadable(event, &error),
         };
+        #[cfg(feature = "stripe-api")]
+        if let Some(api) = &inner.stripe_api {
+            if mapping.events.iter().any(uses_placeholder) {
+                match api.attribution(&subjects).await {
+                    Ok(Some(found)) => {
+                        context.learned = Some(found);
+                        mapping = match map_event(event, &context, &inner.policy) {
+                            Ok(mapping) => mapping,
+                            Err(error) => return self.unreadable(event, &error),
+                        };
+                        for event in &mut mapping.events {
+                            if let Some(metadata) = event.metadata.as_mut() {
+                                metadata["attribution_source"] = serde_json::json!("stripe_api");
+                            }
+                        }
+                        remember_lookup(&mut mapping, &subjects, &context);
+                    }
+                    Ok(None) => {}
+                    Err(error) => return SyncOutcome::Transient(error.to_string()),
+                }
+            }
+        }
         for note in &mapping.notes {
             tracing::debug!(event_id = event.id(), "{note}");
         }
@@ -278,6 +326,35 @@ impl RevenueSync {
             .dead_letter
             .dead_letter(event.id(), None, &reason);
         SyncOutcome::Permanent(reason)
+    }
+}
+
+#[cfg(feature = "stripe-api")]
+fn uses_placeholder(event: &pulsora::RevenueEvent) -> bool {
+    event
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m["attribution_source"] == "placeholder")
+}
+
+/// A looked-up attribution is remembered for the customer and subscription, so the API is asked
+/// once per customer, not once per event.
+#[cfg(feature = "stripe-api")]
+fn remember_lookup(
+    mapping: &mut crate::Mapping,
+    subjects: &crate::Subjects,
+    context: &crate::state::Context,
+) {
+    if let Some(found) = &context.learned {
+        for key in [&subjects.customer, &subjects.subscription]
+            .into_iter()
+            .flatten()
+        {
+            mapping.updates.push(crate::state::StateUpdate::Attribution(
+                key.clone(),
+                found.clone(),
+            ));
+        }
     }
 }
 

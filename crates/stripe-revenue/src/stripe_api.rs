@@ -1,0 +1,143 @@
+//! Attribution from the Stripe API (feature `stripe-api`): when neither the event nor anything
+//! learned earlier names the visit, ask Stripe for the customer's metadata, then for the
+//! Checkout Session that created the subscription.
+
+use crate::attribution::from_metadata;
+use crate::map::Subjects;
+use crate::state::Attribution;
+use crate::stripe::Metadata;
+use serde::Deserialize;
+use std::fmt;
+use std::time::Duration;
+
+/// Stripe's API base URL.
+pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
+
+/// A read-only Stripe API client for attribution lookups. The key is redacted in `Debug` and
+/// never logged; a restricted key with read access to customers and Checkout Sessions is enough.
+#[derive(Clone)]
+pub struct StripeApi {
+    http: reqwest::Client,
+    key: String,
+    base: String,
+}
+
+impl fmt::Debug for StripeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StripeApi")
+            .field("base", &self.base)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+/// The lookup failed (network, Stripe 5xx/429): the delivery is retried later.
+#[derive(Debug, thiserror::Error)]
+#[error("Stripe API lookup failed: {0}")]
+pub struct LookupError(String);
+
+#[derive(Deserialize)]
+struct WithMetadata {
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+struct SessionList {
+    #[serde(default)]
+    data: Vec<WithMetadata>,
+}
+
+impl StripeApi {
+    /// A client for `key` (`sk_…` or `rk_…`) against the real API, 10 s timeout.
+    pub fn new(key: impl Into<String>) -> Self {
+        Self::with_base(key, STRIPE_API_BASE)
+    }
+
+    /// A client against another base URL (tests use a fake Stripe on loopback).
+    pub fn with_base(key: impl Into<String>, base: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Self {
+            http,
+            key: key.into(),
+            base: base.into().trim_end_matches('/').to_owned(),
+        }
+    }
+
+    /// The customer's metadata, then the subscription's Checkout Session metadata.
+    pub async fn attribution(
+        &self,
+        subjects: &Subjects,
+    ) -> Result<Option<Attribution>, LookupError> {
+        if let Some(customer) = &subjects.customer {
+            let url = format!("{}/v1/customers/{}", self.base, encode(customer));
+            if let Some(found) = self.get::<WithMetadata>(&url).await? {
+                if let Some(attribution) = from_metadata(found.metadata.as_ref()) {
+                    return Ok(Some(attribution));
+                }
+            }
+        }
+        if let Some(subscription) = &subjects.subscription {
+            let url = format!(
+                "{}/v1/checkout/sessions?subscription={}&limit=1",
+                self.base,
+                encode(subscription)
+            );
+            if let Some(list) = self.get::<SessionList>(&url).await? {
+                return Ok(list
+                    .data
+                    .first()
+                    .and_then(|s| from_metadata(s.metadata.as_ref())));
+            }
+        }
+        Ok(None)
+    }
+
+    /// `Ok(None)` for 404 (deleted object): nothing to learn, not worth retrying.
+    async fn get<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<Option<T>, LookupError> {
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(&self.key)
+            .send()
+            .await
+            .map_err(|e| LookupError(e.without_url().to_string()))?;
+        let status = response.status();
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(LookupError(format!("Stripe answered {status}")));
+        }
+        if !status.is_success() {
+            // 401/403: a wrong or too restricted key. Retrying will not help; fall back to the
+            // placeholder and say why.
+            tracing::warn!(%status, "Stripe API refused the attribution lookup; check STRIPE_API_KEY's permissions");
+            return Ok(None);
+        }
+        response
+            .json::<T>()
+            .await
+            .map(Some)
+            .map_err(|e| LookupError(e.without_url().to_string()))
+    }
+}
+
+/// Stripe ids are `[A-Za-z0-9_]`; anything else is percent-encoded so an id can't change the path.
+fn encode(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
