@@ -179,3 +179,18 @@ fn stripe_api_key_and_log_format() {
     );
     refused("STRIPE_PULSORA_LOG_FORMAT", "xml");
 }
+
+#[test]
+fn shutdown_deadline() {
+    assert_eq!(
+        with(&[]).unwrap().shutdown_deadline,
+        Duration::from_secs(20)
+    );
+    assert_eq!(
+        with(&[("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "2")])
+            .unwrap()
+            .shutdown_deadline,
+        Duration::from_secs(2)
+    );
+    refused("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "soon");
+}

@@ -54,3 +54,27 @@ pub fn init_logging(config: &EnvConfig) {
         LogFormat::Json => builder.json().try_init(),
     };
 }
+
+/// The running pieces built from a configuration.
+#[derive(Debug)]
+pub struct Bridge {
+    /// The webhook layer (secrets, tolerance, limits, replay store).
+    pub layer: StripeWebhookLayer,
+    /// The revenue sync (Pulsora client, state store).
+    pub sync: RevenueSync,
+    /// Counters for `/metrics`.
+    pub metrics: std::sync::Arc<super::metrics::Metrics>,
+}
+
+impl Bridge {
+    /// Builds everything `config` describes, opening the stores it names.
+    pub async fn from_config(config: &EnvConfig) -> Result<Self, String> {
+        let layer = webhook_layer(config);
+        let sync = revenue_sync(config).map_err(|e| format!("Pulsora client: {e}"))?;
+        Ok(Self {
+            layer,
+            sync,
+            metrics: std::sync::Arc::default(),
+        })
+    }
+}

@@ -88,6 +88,9 @@ pub struct EnvConfig {
     pub stripe_api_key: Option<String>,
     /// `STRIPE_PULSORA_LOG_FORMAT`, default text.
     pub log_format: LogFormat,
+    /// `STRIPE_PULSORA_SHUTDOWN_DEADLINE`: seconds in-flight deliveries get to finish on
+    /// SIGTERM, default 20.
+    pub shutdown_deadline: Duration,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -114,6 +117,7 @@ impl fmt::Debug for EnvConfig {
                 &self.stripe_api_key.as_ref().map(|_| "redacted"),
             )
             .field("log_format", &self.log_format)
+            .field("shutdown_deadline", &self.shutdown_deadline)
             .finish()
     }
 }
@@ -327,7 +331,22 @@ impl EnvConfig {
                 ))
             }
         };
+        let shutdown_deadline = match get("STRIPE_PULSORA_SHUTDOWN_DEADLINE") {
+            None => Duration::from_secs(20),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) => Duration::from_secs(n),
+                Err(_) => {
+                    return Err(error(
+                        "STRIPE_PULSORA_SHUTDOWN_DEADLINE",
+                        v,
+                        "expected a number of seconds",
+                        "20",
+                    ))
+                }
+            },
+        };
         Ok(Self {
+            shutdown_deadline,
             webhook_secrets,
             bind,
             pulsora_token,

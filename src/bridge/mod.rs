@@ -4,7 +4,10 @@
 
 mod build;
 mod env;
+pub mod metrics;
+#[cfg(feature = "axum")]
+pub mod server;
 pub mod trigger;
 
-pub use build::{init_logging, revenue_sync, secrets_or_dev, webhook_layer, DEV_SECRET};
+pub use build::{init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET};
 pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};

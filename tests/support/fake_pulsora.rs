@@ -20,6 +20,9 @@ struct Recorded {
     /// Failures to answer per transaction id before accepting.
     fail_first: u32,
     failures_so_far: HashMap<String, u32>,
+    /// How long to wait before answering; a request whose client gave up meanwhile is not
+    /// recorded (as a real server's work would be abandoned).
+    delay: std::time::Duration,
 }
 
 impl FakePulsora {
@@ -34,6 +37,18 @@ impl FakePulsora {
         let addr: SocketAddr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         (fake, format!("http://{addr}/api/ingest"))
+    }
+
+    /// Starts a server that answers every request after `delay`.
+    pub async fn start_slow(delay: std::time::Duration) -> (Self, String) {
+        let (fake, url) = Self::start(0).await;
+        fake.set_delay(delay);
+        (fake, url)
+    }
+
+    /// Changes the answer delay.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.inner.lock().unwrap().delay = delay;
     }
 
     /// Bodies Pulsora accepted (202), per transaction id.
@@ -67,6 +82,10 @@ async fn ingest(
     State(fake): State<FakePulsora>,
     Json(body): Json<serde_json::Value>,
 ) -> (StatusCode, Json<serde_json::Value>) {
+    let delay = fake.inner.lock().unwrap().delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     let mut recorded = fake.inner.lock().unwrap();
     let tx = body["data"]["transaction_id"]
         .as_str()

@@ -29,6 +29,10 @@ pub trait StateStore: Send + Sync + 'static {
     fn was_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, bool>;
     /// Records a transaction id as delivered.
     fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, ()>;
+    /// Whether the store answers (for readiness probes). In-memory stores always do.
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// State in process memory: one instance, lost on restart.

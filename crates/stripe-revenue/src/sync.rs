@@ -213,6 +213,11 @@ impl RevenueSync {
         self.rebuild(|p| p.stripe_api = Some(api))
     }
 
+    /// Whether the state store answers (readiness probes).
+    pub async fn ready(&self) -> Result<(), StateError> {
+        self.inner.store.ping().await
+    }
+
     /// Maps one verified event and delivers the result.
     pub async fn handle(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
         let outcome = self.run(event).await;

@@ -96,7 +96,12 @@ where
                 .await
             {
                 Ok(handled) => handled.map(|response| response.map(ResponseBody::inner)),
-                Err(rejection) => Ok(rejection.to_http_response().map(ResponseBody::full)),
+                Err(rejection) => {
+                    let mut response = rejection.to_http_response().map(ResponseBody::full);
+                    // Outer layers (metrics, access logs) can tell why without parsing the body.
+                    response.extensions_mut().insert(rejection);
+                    Ok(response)
+                }
             }
         })
     }

@@ -1,0 +1,254 @@
+//! `stripe-pulsora`: the whole bridge as one binary, configured by environment variables.
+//! Run `stripe-pulsora --help`.
+
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::Duration;
+use stripe_pulsora::bridge::{self, trigger, EnvConfig};
+use stripe_pulsora::stripe_revenue::fixtures::ApiShape;
+
+const HELP: &str = "\
+stripe-pulsora — Stripe webhooks to Pulsora revenue, verified and deduplicated.
+
+USAGE:
+    stripe-pulsora serve
+        Run the bridge: POST /api/webhooks/stripe, GET /healthz, /readyz, /metrics.
+        Needs STRIPE_WEBHOOK_SECRET. Without PULSORA_API_TOKEN it runs dry: each Pulsora
+        payload is logged instead of sent.
+
+    stripe-pulsora trigger <target>... [--url URL] [--secret whsec_…] [--shape basil|legacy]
+        Sign realistic Stripe events and POST them, like `stripe trigger` (no Stripe account
+        needed). Targets: all, a scenario, or an event type (see --list).
+
+    stripe-pulsora sign --secret whsec_… [--timestamp UNIX_SECONDS] < payload.json
+        Print a Stripe-Signature header for the payload on standard input (for curl).
+
+    stripe-pulsora --help | --version
+
+ENVIRONMENT (serve):
+    STRIPE_WEBHOOK_SECRET           whsec_… (comma-separated for several)       required
+    BIND                            listen address                              127.0.0.1:3000
+    PULSORA_API_TOKEN               Pulsora secret token (sec_…)                unset = dry run
+    PULSORA_ENDPOINT                Pulsora ingest URL                          Pulsora's
+    STRIPE_PULSORA_REPLAY_STORE     memory | sqlite:<path> | redis://…          memory
+    STRIPE_PULSORA_RATE_LIMIT       off | <per_second>/<burst> per client       library default
+    STRIPE_PULSORA_FAILURE_LIMIT    off | failed verifications per minute        library default
+    STRIPE_PULSORA_TRUSTED_PROXIES  CIDRs whose X-Forwarded-For is believed     none
+    STRIPE_PULSORA_MAX_BODY         body limit in bytes                         1048576
+    STRIPE_PULSORA_TOLERANCE        signature tolerance in seconds              300
+    STRIPE_API_KEY                  enables the Stripe API attribution lookup   unset
+    STRIPE_PULSORA_SHUTDOWN_DEADLINE  seconds in-flight deliveries get on SIGTERM  20
+    RUST_LOG, STRIPE_PULSORA_LOG_FORMAT   log filter; text or json              info, text
+
+A bad value stops start-up with a message naming the variable (exit code 2).
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("-h" | "--help" | "help") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("stripe-pulsora {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("serve") => run_async(serve()),
+        Some("trigger") => run_async(trigger_command(args[1..].to_vec())),
+        Some("sign") => sign_command(&args[1..]),
+        Some(other) => {
+            eprintln!("unknown command {other:?}\n\n{HELP}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime.block_on(future),
+        Err(error) => {
+            eprintln!("cannot start the async runtime: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve() -> ExitCode {
+    let config = match EnvConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    if config.webhook_secrets.is_empty() {
+        eprintln!(
+            "configuration error: STRIPE_WEBHOOK_SECRET is required (the endpoint's signing secret, \
+             for example STRIPE_WEBHOOK_SECRET=whsec_…)"
+        );
+        return ExitCode::from(2);
+    }
+    bridge::init_logging(&config);
+    let parts = match bridge::Bridge::from_config(&config).await {
+        Ok(parts) => parts,
+        Err(error) => {
+            eprintln!("start-up error: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", config.bind);
+            return ExitCode::from(2);
+        }
+    };
+    if config.pulsora_token.is_none() {
+        tracing::warn!(
+            "PULSORA_API_TOKEN is unset: dry run, Pulsora payloads are logged, not sent"
+        );
+    }
+    tracing::info!(bind = %config.bind, "stripe-pulsora listening on /api/webhooks/stripe");
+    let app = bridge::server::router(parts.layer, parts.sync, parts.metrics);
+    match bridge::server::serve(listener, app, config.shutdown_deadline).await {
+        Ok(()) => {
+            // Let claim releases of cut deliveries reach the store before the runtime stops.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            tracing::error!("server error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn trigger_command(args: Vec<String>) -> ExitCode {
+    let mut url = "http://127.0.0.1:3000/api/webhooks/stripe".to_owned();
+    let mut secret = std::env::var("STRIPE_WEBHOOK_SECRET")
+        .ok()
+        .and_then(|s| s.split(',').next().map(|s| s.trim().to_owned()))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| bridge::DEV_SECRET.to_owned());
+    let mut shape = ApiShape::Basil;
+    let mut targets = Vec::new();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        match (arg.as_str(), args.clone().next()) {
+            ("--url", Some(v)) => {
+                url = v;
+                args.next();
+            }
+            ("--secret", Some(v)) => {
+                secret = v;
+                args.next();
+            }
+            ("--shape", Some(v)) => {
+                shape = match v.as_str() {
+                    "basil" => ApiShape::Basil,
+                    "legacy" => ApiShape::Legacy,
+                    _ => {
+                        eprintln!("--shape must be basil or legacy");
+                        return ExitCode::from(2);
+                    }
+                };
+                args.next();
+            }
+            ("--list", _) => {
+                println!("targets: {}", trigger::targets_help());
+                return ExitCode::SUCCESS;
+            }
+            (flag, None) if flag.starts_with("--") => {
+                eprintln!("{flag} needs a value");
+                return ExitCode::from(2);
+            }
+            (target, _) => targets.push(target.to_owned()),
+        }
+    }
+    if targets.is_empty() {
+        eprintln!("trigger needs a target: {}", trigger::targets_help());
+        return ExitCode::from(2);
+    }
+    let client = reqwest::Client::new();
+    let mut failed = 0;
+    for (i, target) in targets.iter().enumerate() {
+        let Some(events) =
+            trigger::events_for(target, shape, trigger::unix_now() + 100_000 * i as i64)
+        else {
+            eprintln!(
+                "unknown target {target:?}; targets: {}",
+                trigger::targets_help()
+            );
+            return ExitCode::from(2);
+        };
+        for event in events {
+            let attempts = trigger::deliver(
+                &client,
+                &url,
+                &secret,
+                &event,
+                3,
+                Duration::from_millis(500),
+            )
+            .await;
+            for attempt in &attempts {
+                println!(
+                    "{} {:<42} {} {}",
+                    event["id"].as_str().unwrap_or("?"),
+                    event["type"].as_str().unwrap_or("?"),
+                    attempt.status.map_or("---".to_owned(), |s| s.to_string()),
+                    attempt.body
+                );
+            }
+            if !attempts
+                .last()
+                .is_some_and(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
+            {
+                failed += 1;
+            }
+        }
+    }
+    if failed > 0 {
+        eprintln!("{failed} deliveries never got a 2xx");
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn sign_command(args: &[String]) -> ExitCode {
+    let mut secret = None;
+    let mut timestamp = trigger::unix_now();
+    let mut iter = args.iter();
+    while let Some(arg) = iter.next() {
+        match arg.as_str() {
+            "--secret" => secret = iter.next().cloned(),
+            "--timestamp" => match iter.next().map(|t| t.parse::<i64>()) {
+                Some(Ok(t)) if t > 0 => timestamp = t,
+                _ => {
+                    eprintln!("--timestamp needs a positive Unix time in seconds");
+                    return ExitCode::from(2);
+                }
+            },
+            other => {
+                eprintln!("unknown argument {other:?}; usage: stripe-pulsora sign --secret whsec_… [--timestamp T] < payload");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let Some(secret) = secret else {
+        eprintln!("sign needs --secret whsec_…");
+        return ExitCode::from(2);
+    };
+    let mut payload = Vec::new();
+    if let Err(error) = std::io::stdin().read_to_end(&mut payload) {
+        eprintln!("cannot read the payload from standard input: {error}");
+        return ExitCode::FAILURE;
+    }
+    println!("{}", stripe_pulsora::sign(&payload, &secret, timestamp));
+    ExitCode::SUCCESS
+}
