@@ -7,6 +7,7 @@ pub mod currency;
 mod draft;
 pub mod fixtures;
 mod handler;
+mod kv;
 mod map;
 pub mod mrr;
 mod policy;
@@ -22,6 +23,11 @@ pub use draft::is_collected_money;
 pub use handler::actix_revenue_handler;
 #[cfg(feature = "axum")]
 pub use handler::revenue_handler;
+#[cfg(feature = "redis")]
+pub use kv::RedisStateStore;
+#[cfg(feature = "sqlite")]
+pub use kv::SqliteStateStore;
+pub use kv::{SENT_TTL, STATE_TTL};
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
 pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};

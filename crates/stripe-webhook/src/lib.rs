@@ -93,6 +93,11 @@ mod axum;
 pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
 pub use rejection::Rejection;
+pub use ratelimit::guide as rate_limit_guide;
+pub use ratelimit::{
+    Cidr, CidrError, ClientRateLimiter, ForwardedHeader, Quota, DEFAULT_FAILURE_LIMIT,
+    DEFAULT_IPV6_PREFIX, DEFAULT_MAX_TRACKED_CLIENTS, DEFAULT_RATE_LIMIT, STRIPE_WEBHOOK_IPS,
+};
 pub use tower::StripeWebhookLayer;
 pub use verify::{
     sign, sign_with_secrets, Clock, FixedClock, Secret, SignatureHeader, SystemClock, Tolerance,

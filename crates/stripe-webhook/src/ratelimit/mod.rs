@@ -3,37 +3,396 @@
 //! Interface used by the engine (keep it): `RateLimitConfig` (Clone + Debug + Default),
 //! `Admission::new(&RateLimitConfig)`, `Admission::admit(&RequestHead) -> Result<ClientKey, Rejection>`,
 //! `Admission::record_failure(&ClientKey)`, and the `rate_limit_builder_methods!` macro.
+//!
+//! Per request, in [`Admission::admit`]:
+//!
+//! 1. the client address is resolved ([`client_ip`]: peer, or right-most untrusted forwarded
+//!    hop behind trusted proxies);
+//! 2. not on the allow-list (when there is one) → `403 ip_not_allowed`;
+//! 3. exempt → admitted, nothing counted;
+//! 4. the client's bucket (IPv6 cut to a prefix) must not have exhausted its failure budget
+//!    (peeked, not spent) and must have a request left in its request budget (spent) →
+//!    otherwise `429 rate_limited` with `Retry-After` and `RateLimit-*` headers.
+//!
+//! After a verification failure the engine calls [`Admission::record_failure`], which spends
+//! from the failure budget. The user-facing explanation is in [`guide`].
+//!
+//! Files: `quota.rs` ([`Quota`]), `gcra.rs` (the arithmetic), `table.rs` (bounded storage),
+//! `limiter.rs` ([`ClientRateLimiter`]: both budgets over the table), `client_ip.rs` and
+//! `forwarded.rs` (who is asking), `cidr.rs` ([`Cidr`]), `allow.rs` (allow/exempt lists and
+//! [`STRIPE_WEBHOOK_IPS`]), `builder.rs` (the builder methods), `clock.rs`.
+
+mod allow;
+mod builder;
+mod cidr;
+mod client_ip;
+mod clock;
+mod forwarded;
+mod gcra;
+pub mod guide;
+mod limiter;
+mod quota;
+mod table;
+
+pub use allow::STRIPE_WEBHOOK_IPS;
+pub(crate) use builder::rate_limit_builder_methods;
+pub use cidr::{Cidr, CidrError};
+pub use forwarded::ForwardedHeader;
+pub use limiter::ClientRateLimiter;
+pub use quota::Quota;
 
 use crate::engine::RequestHead;
 use crate::rejection::Rejection;
+use allow::AccessLists;
+use cidr::CidrSet;
+use client_ip::{bucket, ClientIpResolver, UNKNOWN_CLIENT};
+use clock::LimiterClock;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Default budget for all requests per client: 100 per second, bursts of 200. Generous on
+/// purpose: Stripe sends every event from about a dozen addresses, and must never be
+/// throttled by a normal burst (a bulk operation, a backlog being retried).
+pub const DEFAULT_RATE_LIMIT: Quota = Quota::per_second(100).burst(200);
+
+/// Default budget for failed verifications per client: 20 per minute (bursts of 20). Stripe
+/// itself never fails verification once the secret is right, so this only bites clients
+/// guessing signatures or replaying stale deliveries.
+pub const DEFAULT_FAILURE_LIMIT: Quota = Quota::per_minute(20);
+
+/// Default bound on the number of clients tracked at once: 100,000 (a few MiB).
+pub const DEFAULT_MAX_TRACKED_CLIENTS: usize = 100_000;
+
+/// Default IPv6 prefix a client is counted under: /64, the block one subscriber usually gets.
+pub const DEFAULT_IPV6_PREFIX: u8 = 64;
 
 /// Rate-limit and allow-list settings.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct RateLimitConfig {}
+#[derive(Debug, Clone)]
+pub(crate) struct RateLimitConfig {
+    /// Budget for all requests; `None`: off.
+    pub(crate) requests: Option<Quota>,
+    /// Budget for failed verifications; `None`: off.
+    pub(crate) failures: Option<Quota>,
+    /// Peers whose forwarded headers are believed.
+    pub(crate) trusted_proxies: Vec<Cidr>,
+    /// Which forwarded header they write.
+    pub(crate) forwarded_header: ForwardedHeader,
+    /// IPv6 prefix length a client is counted under (0–128).
+    pub(crate) ipv6_prefix: u8,
+    /// Bound on tracked clients.
+    pub(crate) max_tracked_clients: usize,
+    /// `None`: everyone may send.
+    pub(crate) allow_only: Option<Vec<Cidr>>,
+    /// Never rate limited.
+    pub(crate) exempt: Vec<Cidr>,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            requests: Some(DEFAULT_RATE_LIMIT),
+            failures: Some(DEFAULT_FAILURE_LIMIT),
+            trusted_proxies: Vec::new(),
+            forwarded_header: ForwardedHeader::default(),
+            ipv6_prefix: DEFAULT_IPV6_PREFIX,
+            max_tracked_clients: DEFAULT_MAX_TRACKED_CLIENTS,
+            allow_only: None,
+            exempt: Vec::new(),
+        }
+    }
+}
 
 /// The key a client is counted under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub(crate) struct ClientKey(pub(crate) Option<IpAddr>);
+pub(crate) struct ClientKey {
+    /// The client's bucket (IPv6 cut to the prefix); `None`: no peer address was known.
+    bucket: Option<IpAddr>,
+    /// Exempt clients are never charged.
+    exempt: bool,
+}
+
+impl ClientKey {
+    fn limiter_key(&self) -> IpAddr {
+        self.bucket.unwrap_or(UNKNOWN_CLIENT)
+    }
+}
 
 /// Decides whether a request may proceed.
 #[derive(Debug)]
-pub(crate) struct Admission {}
+pub(crate) struct Admission {
+    resolver: ClientIpResolver,
+    ipv6_prefix: u8,
+    access: AccessLists,
+    /// `None` when both budgets are off.
+    limiter: Option<ClientRateLimiter>,
+    warned_unknown_peer: AtomicBool,
+}
 
 impl Admission {
-    pub(crate) fn new(_config: &RateLimitConfig) -> Self {
-        Self {}
+    pub(crate) fn new(config: &RateLimitConfig) -> Self {
+        Self::with_clock(config, LimiterClock::monotonic())
+    }
+
+    fn with_clock(config: &RateLimitConfig, clock: LimiterClock) -> Self {
+        let limiter = (config.requests.is_some() || config.failures.is_some()).then(|| {
+            ClientRateLimiter::with_clock(
+                config.requests,
+                config.failures,
+                config.max_tracked_clients,
+                clock,
+            )
+        });
+        Self {
+            resolver: ClientIpResolver {
+                trusted: CidrSet::new(config.trusted_proxies.iter().copied()),
+                header: config.forwarded_header,
+            },
+            ipv6_prefix: config.ipv6_prefix,
+            access: AccessLists {
+                allow: config
+                    .allow_only
+                    .as_ref()
+                    .map(|list| CidrSet::new(list.iter().copied())),
+                exempt: CidrSet::new(config.exempt.iter().copied()),
+            },
+            limiter,
+            warned_unknown_peer: AtomicBool::new(false),
+        }
     }
 
     pub(crate) fn admit(&self, head: &RequestHead) -> Result<ClientKey, Rejection> {
-        Ok(ClientKey(head.peer))
+        let client = self
+            .resolver
+            .resolve(head.peer, &head.forwarded_for, &head.forwarded);
+        if client.is_none() {
+            self.warn_unknown_peer_once();
+        }
+        if !self.access.allows(client) {
+            return Err(Rejection::IpNotAllowed);
+        }
+        let key = ClientKey {
+            bucket: client.map(|ip| bucket(ip, self.ipv6_prefix)),
+            exempt: self.access.is_exempt(client),
+        };
+        if let (Some(limiter), false) = (&self.limiter, key.exempt) {
+            limiter.check(key.limiter_key())?;
+        }
+        Ok(key)
     }
 
-    pub(crate) fn record_failure(&self, _key: &ClientKey) {}
+    pub(crate) fn record_failure(&self, key: &ClientKey) {
+        if let (Some(limiter), false) = (&self.limiter, key.exempt) {
+            limiter.record_failure(key.limiter_key());
+        }
+    }
+
+    /// Without a peer address every client shares one bucket: a misconfiguration that should
+    /// be loud, but once, not per request.
+    fn warn_unknown_peer_once(&self) {
+        if !self.warned_unknown_peer.load(Ordering::Relaxed)
+            && !self.warned_unknown_peer.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                "Stripe webhook request without a peer address: all such requests share one \
+                 rate-limit bucket and fail any allow-list. With axum, serve the app with \
+                 `into_make_service_with_connect_info::<SocketAddr>()`."
+            );
+        }
+    }
 }
 
-/// Builder methods for rate limiting, expanded inside `config_builder_methods!`.
-macro_rules! rate_limit_builder_methods {
-    () => {};
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::SignatureValue;
+    use bytes::Bytes;
+    use clock::ManualClock;
+    use std::time::Duration;
+
+    fn head(peer: Option<&str>, xff: &[&str]) -> RequestHead {
+        RequestHead {
+            peer: peer.map(|p| p.parse().unwrap()),
+            signature: SignatureValue::Missing,
+            content_length: None,
+            forwarded_for: xff
+                .iter()
+                .map(|v| Bytes::copy_from_slice(v.as_bytes()))
+                .collect(),
+            forwarded: Vec::new(),
+        }
+    }
+
+    fn admission_with(config: RateLimitConfig) -> (Admission, ManualClock) {
+        let clock = ManualClock::default();
+        clock.advance(Duration::from_secs(1));
+        (Admission::with_clock(&config, clock.clock()), clock)
+    }
+
+    fn code(result: Result<ClientKey, Rejection>) -> &'static str {
+        match result {
+            Ok(_) => "ok",
+            Err(rejection) => rejection.code(),
+        }
+    }
+
+    #[test]
+    fn defaults_are_generous_for_requests_and_strict_for_failures() {
+        let (admission, _clock) = admission_with(RateLimitConfig::default());
+        let stripe = head(Some("54.187.216.72"), &[]);
+        for _ in 0..200 {
+            assert_eq!(code(admission.admit(&stripe)), "ok");
+        }
+        assert_eq!(code(admission.admit(&stripe)), "rate_limited");
+
+        let prober = head(Some("203.0.113.66"), &[]);
+        for _ in 0..20 {
+            let key = admission.admit(&prober).unwrap();
+            admission.record_failure(&key);
+        }
+        assert_eq!(code(admission.admit(&prober)), "rate_limited");
+    }
+
+    #[test]
+    fn failure_budget_refusal_waits_for_refill() {
+        let config = RateLimitConfig {
+            failures: Some(Quota::per_minute(2)),
+            ..RateLimitConfig::default()
+        };
+        let (admission, clock) = admission_with(config);
+        let prober = head(Some("203.0.113.66"), &[]);
+        for _ in 0..2 {
+            let key = admission.admit(&prober).unwrap();
+            admission.record_failure(&key);
+        }
+        match admission.admit(&prober) {
+            Err(Rejection::RateLimited { retry_after, limit }) => {
+                assert_eq!(retry_after, Duration::from_secs(30));
+                assert_eq!(limit, 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        clock.advance(Duration::from_secs(30));
+        assert_eq!(code(admission.admit(&prober)), "ok");
+    }
+
+    #[test]
+    fn ipv6_clients_in_one_prefix_share_a_budget() {
+        let config = RateLimitConfig {
+            requests: Some(Quota::per_minute(2)),
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config.clone());
+        assert_eq!(
+            code(admission.admit(&head(Some("2001:db8:0:1::1"), &[]))),
+            "ok"
+        );
+        assert_eq!(
+            code(admission.admit(&head(Some("2001:db8:0:1::2"), &[]))),
+            "ok"
+        );
+        assert_eq!(
+            code(admission.admit(&head(Some("2001:db8:0:1:ffff::3"), &[]))),
+            "rate_limited"
+        );
+        assert_eq!(
+            code(admission.admit(&head(Some("2001:db8:0:2::1"), &[]))),
+            "ok"
+        );
+
+        // With /128 each address is its own client.
+        let (per_address, _clock) = admission_with(RateLimitConfig {
+            ipv6_prefix: 128,
+            ..config
+        });
+        for last in 1..=3 {
+            let peer = format!("2001:db8:0:1::{last}");
+            assert_eq!(code(per_address.admit(&head(Some(&peer), &[]))), "ok");
+        }
+    }
+
+    #[test]
+    fn trusted_proxy_forwards_the_right_most_untrusted_client() {
+        let config = RateLimitConfig {
+            requests: Some(Quota::per_minute(1)),
+            trusted_proxies: vec!["127.0.0.1".parse().unwrap()],
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config);
+        let via_proxy = |xff: &str| head(Some("127.0.0.1"), &[xff]);
+        assert_eq!(code(admission.admit(&via_proxy("9.9.9.9, 1.2.3.4"))), "ok");
+        // Changing the spoofable left part does not give a new budget.
+        assert_eq!(
+            code(admission.admit(&via_proxy("8.8.8.8, 1.2.3.4"))),
+            "rate_limited"
+        );
+        assert_eq!(code(admission.admit(&via_proxy("9.9.9.9, 5.6.7.8"))), "ok");
+    }
+
+    #[test]
+    fn allow_list_refuses_others_and_unknown_peers() {
+        let config = RateLimitConfig {
+            allow_only: Some(STRIPE_WEBHOOK_IPS.iter().map(Cidr::from).collect()),
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config);
+        assert_eq!(code(admission.admit(&head(Some("3.18.12.63"), &[]))), "ok");
+        assert_eq!(
+            code(admission.admit(&head(Some("3.18.12.64"), &[]))),
+            "ip_not_allowed"
+        );
+        assert_eq!(code(admission.admit(&head(None, &[]))), "ip_not_allowed");
+        // A forged header from an untrusted peer does not get through.
+        assert_eq!(
+            code(admission.admit(&head(Some("6.6.6.6"), &["3.18.12.63"]))),
+            "ip_not_allowed"
+        );
+    }
+
+    #[test]
+    fn exempt_clients_are_never_limited_nor_charged() {
+        let config = RateLimitConfig {
+            requests: Some(Quota::per_minute(1)),
+            failures: Some(Quota::per_minute(1)),
+            exempt: vec!["10.0.0.0/8".parse().unwrap()],
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config);
+        let internal = head(Some("10.1.2.3"), &[]);
+        for _ in 0..50 {
+            let key = admission.admit(&internal).unwrap();
+            admission.record_failure(&key);
+        }
+        assert_eq!(admission.limiter.as_ref().unwrap().tracked_clients(), 0);
+    }
+
+    #[test]
+    fn unknown_peers_share_one_bucket_and_do_not_panic() {
+        let config = RateLimitConfig {
+            requests: Some(Quota::per_minute(2)),
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config);
+        assert_eq!(code(admission.admit(&head(None, &[]))), "ok");
+        assert_eq!(code(admission.admit(&head(None, &["1.2.3.4"]))), "ok");
+        assert_eq!(code(admission.admit(&head(None, &[]))), "rate_limited");
+        assert!(admission.warned_unknown_peer.load(Ordering::Relaxed));
+        // Real clients are unaffected.
+        assert_eq!(code(admission.admit(&head(Some("192.0.2.1"), &[]))), "ok");
+    }
+
+    #[test]
+    fn everything_off_admits_everyone() {
+        let config = RateLimitConfig {
+            requests: None,
+            failures: None,
+            ..RateLimitConfig::default()
+        };
+        let (admission, _clock) = admission_with(config);
+        assert!(admission.limiter.is_none());
+        let client = head(Some("192.0.2.1"), &[]);
+        for _ in 0..1000 {
+            let key = admission.admit(&client).unwrap();
+            admission.record_failure(&key);
+        }
+    }
 }
-pub(crate) use rate_limit_builder_methods;
