@@ -60,7 +60,7 @@ pub const DEFAULT_RATE_LIMIT: Quota = Quota::per_second(100).burst(200);
 /// guessing signatures or replaying stale deliveries.
 pub const DEFAULT_FAILURE_LIMIT: Quota = Quota::per_minute(20);
 
-/// Default bound on the number of clients tracked at once: 100,000 (a few MiB).
+/// Default bound on the number of clients tracked at once: 100,000 (about 10 MiB when full).
 pub const DEFAULT_MAX_TRACKED_CLIENTS: usize = 100_000;
 
 /// Default IPv6 prefix a client is counted under: /64, the block one subscriber usually gets.
