@@ -41,7 +41,6 @@ macro_rules! config_builder_methods {
         /// Adds another active signing secret. Stripe signs with every active secret, so during
         /// a rotation (old and new secret for up to 24 h), or to serve test and live mode or
         /// account and Connect endpoints on one route, add each one.
-        #[must_use]
         pub fn secret(self, secret: impl Into<$crate::Secret>) -> Self {
             let mut config = self.config.clone();
             config.verifier = config.verifier.with_secret(secret);
@@ -51,7 +50,6 @@ macro_rules! config_builder_methods {
         /// How old a signature may be. Default: 300 seconds (Stripe's SDKs). To turn the
         /// timestamp check off entirely use [`disable_timestamp_check`](Self::disable_timestamp_check);
         /// `Duration::ZERO` here means "this very second", not "disabled".
-        #[must_use]
         pub fn tolerance(self, past: std::time::Duration) -> Self {
             let mut config = self.config.clone();
             let tolerance = config.verifier.tolerance().with_past(past);
@@ -61,7 +59,6 @@ macro_rules! config_builder_methods {
 
         /// How far in the future a signature's timestamp may be (our clock running behind
         /// Stripe's). Default: 300 seconds.
-        #[must_use]
         pub fn future_skew(self, future: std::time::Duration) -> Self {
             let mut config = self.config.clone();
             let tolerance = config.verifier.tolerance().with_future(future);
@@ -71,7 +68,6 @@ macro_rules! config_builder_methods {
 
         /// Accept signatures of any age. Only for replaying recorded fixtures in tests: it lets
         /// a captured delivery be replayed forever.
-        #[must_use]
         pub fn disable_timestamp_check(self) -> Self {
             let mut config = self.config.clone();
             config.verifier = config
@@ -81,7 +77,6 @@ macro_rules! config_builder_methods {
         }
 
         /// Replaces the clock used for the timestamp check (tests use [`FixedClock`](crate::FixedClock)).
-        #[must_use]
         pub fn clock(self, clock: impl $crate::Clock) -> Self {
             let mut config = self.config.clone();
             config.verifier = config.verifier.with_clock(clock);
@@ -91,7 +86,6 @@ macro_rules! config_builder_methods {
         /// Largest body accepted, in bytes. Default: 1 MiB ([`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)).
         /// A `Content-Length` over the limit is refused with `413` before the body is read; a
         /// chunked body is cut off as soon as it crosses the limit.
-        #[must_use]
         pub fn body_limit(self, bytes: usize) -> Self {
             let mut config = self.config.clone();
             config.body_limit = bytes;
@@ -100,7 +94,6 @@ macro_rules! config_builder_methods {
 
         /// Time allowed to receive the whole body. Default: 10 seconds
         /// ([`DEFAULT_READ_TIMEOUT`](crate::DEFAULT_READ_TIMEOUT)). A slower body gets `408`.
-        #[must_use]
         pub fn read_timeout(self, timeout: std::time::Duration) -> Self {
             let mut config = self.config.clone();
             config.read_timeout = timeout;

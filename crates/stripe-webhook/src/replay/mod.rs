@@ -1,40 +1,212 @@
-//! Replay protection keyed by event id.
+//! Replay protection keyed by event id: each Stripe event reaches the handler until one
+//! delivery of it succeeds, and never after.
 //!
-//! Interface used by the engine (keep it): `ReplayConfig` (Clone + Debug + Default),
-//! `ReplayGuard::new(&ReplayConfig)`, `ReplayGuard::claim(&VerifiedStripeEvent) -> Result<Claim, Rejection>`
-//! (async), `Claim::finish(self, success: bool)` (async), and the `replay_builder_methods!` macro.
+//! Stripe delivers *at least once*: a timeout on our side, a network blip or a plain retry
+//! schedule (up to three days) sends the same `evt_…` again, sometimes to two instances at
+//! once. The guard claims the id before the handler runs:
+//!
+//! | the id is… | answer | handler |
+//! |---|---|---|
+//! | new (or released, or its lease expired) | claim it (a lease), run the handler | runs |
+//! | processed | `200 {"received":true,"duplicate":true}` ([`Rejection::Duplicate`]) | not called |
+//! | claimed by another delivery right now | `409` + `Retry-After` ([`Rejection::InFlight`]) | not called |
+//! | unknown because the store is down | `503` + `Retry-After` ([`Rejection::StoreUnavailable`]), or run on the cache alone with [`fail_open_on_store_error`](crate::StripeWebhookLayer::fail_open_on_store_error) | not called / runs |
+//!
+//! When the handler answers 2xx the claim is committed (the id is processed for
+//! [`processed_ttl`](crate::StripeWebhookLayer::processed_ttl), default 4 days: Stripe retries
+//! for 3). Any other answer, an error, a panic, or the response future being dropped (the
+//! client hung up) releases the claim, so Stripe's next retry is processed: nothing is lost.
+//! A lease expires after [`lease_ttl`](crate::StripeWebhookLayer::lease_ttl) (default 5
+//! minutes), so an instance that crashed mid-handler blocks its event for minutes, not forever.
+//!
+//! # Cache and store
+//!
+//! Two layers decide. A [`moka`] cache in each layer (bounded by entry count, the same TTLs)
+//! answers duplicates seen recently without a store round trip, and makes the decision for
+//! concurrent deliveries of one id *inside one process* in one atomic step (a per-key compute).
+//! Behind it a [`ReplayStore`] is the authority across restarts or instances:
+//!
+//! | cache | store | answer | cache afterwards |
+//! |---|---|---|---|
+//! | processed | not asked | duplicate | processed |
+//! | claimed here | not asked | `409` | unchanged |
+//! | nothing | `Claimed` | run the handler | claimed by us |
+//! | nothing | `Processed` | duplicate | processed |
+//! | nothing | `InFlight` (another instance) | `409` | nothing (ask the store next time) |
+//! | nothing | error, fail closed | `503` | nothing |
+//! | nothing | error, fail open | run the handler | claimed by us |
+//!
+//! Stores: [`MemoryStore`] (default; one process, forgets on restart), `SqliteStore` (feature
+//! `sqlite`; one process, survives restarts) and `RedisStore` (feature `redis`; many instances
+//! sharing one Redis). Store calls time out after
+//! [`replay_store_timeout`](crate::StripeWebhookLayer::replay_store_timeout) (default 2 s).
+//!
+//! # The same change as two events
+//!
+//! Stripe documents that it can occasionally create two event objects for one change. With
+//! [`dedupe_by_object`](crate::StripeWebhookLayer::dedupe_by_object) the guard also claims
+//! `(event type, data.object.id)` for the listed types. List only types that happen once per
+//! object (`invoice.paid`, `checkout.session.completed`); a type that legitimately repeats for
+//! one object (`customer.subscription.updated`, `charge.refunded` for partial refunds) would
+//! have its later changes dropped as duplicates.
 
-use crate::event::VerifiedStripeEvent;
-use crate::rejection::Rejection;
+mod claim;
+mod guard;
+mod memory;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+mod store;
+mod token;
 
-/// Replay-guard settings.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ReplayConfig {}
+pub(crate) use guard::ReplayGuard;
+pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+pub use store::{ClaimOutcome, ReplayStore, StoreError, StoreFuture};
+pub use token::ClaimToken;
 
-/// The replay guard.
-#[derive(Debug)]
-pub(crate) struct ReplayGuard {}
+use crate::event::EventType;
+use std::sync::Arc;
+use std::time::Duration;
 
-/// A claim on an event id, held while the handler runs.
-#[derive(Debug)]
-pub(crate) struct Claim {}
+/// Default retention of processed ids: 4 days. Stripe retries a failed delivery for up to
+/// 3 days; the extra day covers clock skew and a retry sent at the very end of the window.
+pub const DEFAULT_PROCESSED_TTL: Duration = Duration::from_secs(4 * 24 * 60 * 60);
 
-impl ReplayGuard {
-    pub(crate) fn new(_config: &ReplayConfig) -> Self {
-        Self {}
-    }
+/// Default lease on an id while its handler runs: 5 minutes. Longer than any sane handler,
+/// short enough that a crashed instance does not hold up Stripe's next retry for long.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(5 * 60);
 
-    pub(crate) async fn claim(&self, _event: &VerifiedStripeEvent) -> Result<Claim, Rejection> {
-        Ok(Claim {})
-    }
+/// Default number of ids the in-process replay cache holds: 10,000, about 5 MiB at most (a
+/// moka entry costs about 550 bytes). The cache only has to cover ids seen recently and ids
+/// in flight; older ones cost a store lookup, never a wrong answer.
+pub const DEFAULT_REPLAY_CACHE_CAPACITY: u64 = 10_000;
+
+/// Default time a store call may take before the guard treats the store as unavailable.
+pub const DEFAULT_STORE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Default `Retry-After` for `409` (another delivery is in flight) and `503` (store down).
+pub const DEFAULT_REPLAY_RETRY_AFTER: Duration = Duration::from_secs(10);
+
+/// Replay-guard settings; every default is documented on its builder method.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayConfig {
+    pub(crate) store: Arc<dyn ReplayStore>,
+    pub(crate) processed_ttl: Duration,
+    pub(crate) lease_ttl: Duration,
+    pub(crate) cache_capacity: u64,
+    pub(crate) fail_open: bool,
+    /// Event types whose `(type, data.object.id)` is claimed too; empty = off.
+    pub(crate) dedupe_by_object: Vec<EventType>,
+    pub(crate) store_timeout: Duration,
+    pub(crate) retry_after: Duration,
 }
 
-impl Claim {
-    pub(crate) async fn finish(self, _success: bool) {}
+impl Default for ReplayConfig {
+    fn default() -> Self {
+        Self {
+            store: Arc::new(MemoryStore::new()),
+            processed_ttl: DEFAULT_PROCESSED_TTL,
+            lease_ttl: DEFAULT_LEASE_TTL,
+            cache_capacity: DEFAULT_REPLAY_CACHE_CAPACITY,
+            fail_open: false,
+            dedupe_by_object: Vec::new(),
+            store_timeout: DEFAULT_STORE_TIMEOUT,
+            retry_after: DEFAULT_REPLAY_RETRY_AFTER,
+        }
+    }
 }
 
 /// Builder methods for replay protection, expanded inside `config_builder_methods!`.
 macro_rules! replay_builder_methods {
-    () => {};
+    () => {
+        /// Where processed ids and leases are kept. Default: a [`MemoryStore`](crate::MemoryStore)
+        /// of this layer (one process, forgotten on restart). Use `SqliteStore` (feature
+        /// `sqlite`) to survive restarts, `RedisStore` (feature `redis`) for several instances.
+        /// Pass an `Arc` to share one store between layers.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn replay_store(self, store: impl $crate::ReplayStore) -> Self {
+            let mut config = self.config.clone();
+            config.replay.store = std::sync::Arc::new(store);
+            self.with_config(config)
+        }
+
+        /// How long a processed event id is remembered (in the store and the cache). Default:
+        /// 4 days ([`DEFAULT_PROCESSED_TTL`](crate::DEFAULT_PROCESSED_TTL)); keep it above
+        /// Stripe's 3-day retry window.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn processed_ttl(self, ttl: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            config.replay.processed_ttl = ttl;
+            self.with_config(config)
+        }
+
+        /// How long a claim holds an event id while its handler runs. Default: 5 minutes
+        /// ([`DEFAULT_LEASE_TTL`](crate::DEFAULT_LEASE_TTL)). Keep it above your slowest
+        /// handler: after it expires another delivery of the same event may run concurrently.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn lease_ttl(self, ttl: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            config.replay.lease_ttl = ttl;
+            self.with_config(config)
+        }
+
+        /// How many ids the in-process replay cache holds before evicting the least useful.
+        /// Default: 10,000 ([`DEFAULT_REPLAY_CACHE_CAPACITY`](crate::DEFAULT_REPLAY_CACHE_CAPACITY)),
+        /// about 550 bytes each. Eviction only costs a store round trip later; the store stays
+        /// authoritative.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn replay_cache_capacity(self, entries: u64) -> Self {
+            let mut config = self.config.clone();
+            config.replay.cache_capacity = entries;
+            self.with_config(config)
+        }
+
+        /// When the replay store fails or times out, run the handler anyway, deduplicating on
+        /// this process's cache alone. Default: fail closed (`503` + `Retry-After`, Stripe
+        /// retries later). Fail open keeps events flowing during a store outage at the price
+        /// of possible double processing across instances or restarts.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn fail_open_on_store_error(self) -> Self {
+            let mut config = self.config.clone();
+            config.replay.fail_open = true;
+            self.with_config(config)
+        }
+
+        /// Also deduplicate events of these types by `(type, data.object.id)`, for the rare case
+        /// where Stripe sends one change as two event objects. Default: off. List only types that
+        /// occur once per object (`invoice.paid`, `checkout.session.completed`, …): for a type
+        /// that repeats per object (`customer.subscription.updated`) later changes would be
+        /// dropped as duplicates.
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn dedupe_by_object(self, types: impl IntoIterator<Item = $crate::EventType>) -> Self {
+            let mut config = self.config.clone();
+            config.replay.dedupe_by_object.extend(types);
+            self.with_config(config)
+        }
+
+        /// How long one replay-store call may take before the store counts as unavailable.
+        /// Default: 2 s ([`DEFAULT_STORE_TIMEOUT`](crate::DEFAULT_STORE_TIMEOUT)).
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn replay_store_timeout(self, timeout: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            config.replay.store_timeout = timeout;
+            self.with_config(config)
+        }
+
+        /// The `Retry-After` sent with `409 in_flight` (capped by the remaining lease when the
+        /// store knows it) and `503 store_unavailable`. Default: 10 s
+        /// ([`DEFAULT_REPLAY_RETRY_AFTER`](crate::DEFAULT_REPLAY_RETRY_AFTER)).
+        #[must_use = "builder methods return the changed value and leave `self` as it was"]
+        pub fn replay_retry_after(self, wait: std::time::Duration) -> Self {
+            let mut config = self.config.clone();
+            config.replay.retry_after = wait;
+            self.with_config(config)
+        }
+    };
 }
 pub(crate) use replay_builder_methods;

@@ -68,11 +68,9 @@ impl<'a> SignatureHeader<'a> {
                     ))?;
                     timestamp = Some((val, parsed));
                 }
-                b"v1" => {
-                    if v1.len() < MAX_V1 {
-                        if let Some(tag) = decode_lower_hex(val) {
-                            v1.push(tag);
-                        }
+                b"v1" if v1.len() < MAX_V1 => {
+                    if let Some(tag) = decode_lower_hex(val) {
+                        v1.push(tag);
                     }
                 }
                 _ => {}
