@@ -57,6 +57,42 @@
 //! # }
 //! ```
 //!
+//! # actix-web
+//!
+//! `StripeWebhook` (feature `actix-web`, module `actix`) is the same pipeline as an actix-web
+//! `Transform`, with the same builder methods; [`VerifiedStripeEvent`] is an actix extractor.
+//! Build it **once, before `HttpServer::new`**, and clone it into the closure: actix runs the
+//! closure once per worker, and clones share one replay cache and one set of rate-limit buckets.
+//!
+//! ```no_run
+//! # #[cfg(feature = "actix-web")] {
+//! use actix_web::{web, App, HttpResponse, HttpServer};
+//! use stripe_webhook::{EventType, StripeWebhook, VerifiedStripeEvent};
+//!
+//! async fn on_event(event: VerifiedStripeEvent) -> HttpResponse {
+//!     if event.event_type() == &EventType::InvoicePaid {
+//!         let invoice: serde_json::Value = event.object().unwrap_or_default();
+//!         println!("paid: {}", invoice["amount_paid"]);
+//!     }
+//!     HttpResponse::Ok().finish()
+//! }
+//!
+//! # actix_web::rt::System::new().block_on(async {
+//! let webhook = StripeWebhook::new("whsec_…");
+//! HttpServer::new(move || {
+//!     App::new().service(
+//!         web::resource("/api/webhooks/stripe")
+//!             .wrap(webhook.clone())
+//!             .route(web::post().to(on_event)),
+//!     )
+//! })
+//! .bind(("127.0.0.1", 3000))?
+//! .run()
+//! .await
+//! # }).unwrap();
+//! # }
+//! ```
+//!
 //! # Testing your own handlers
 //!
 //! [`sign`] builds the header Stripe would send (stripe-node's `generateTestHeaderString`):
@@ -72,7 +108,7 @@
 //! | feature | what it adds |
 //! |---|---|
 //! | `axum` | `VerifiedStripeEvent: FromRequestParts`, `IntoResponse` for rejections, `ConnectInfo` peer addresses |
-//! | `actix-web` | the actix-web middleware and extractor |
+//! | `actix-web` | `StripeWebhook` (the actix-web middleware), `VerifiedStripeEvent: FromRequest`, `ResponseError` for rejections |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -89,6 +125,12 @@ mod verify;
 
 #[cfg(feature = "axum")]
 mod axum;
+
+mod missing;
+
+#[cfg(feature = "actix-web")]
+#[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
+pub mod actix;
 
 pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
@@ -115,5 +157,7 @@ pub use verify::{
     Verifier, VerifyError, DEFAULT_TOLERANCE,
 };
 
-#[cfg(feature = "axum")]
-pub use crate::axum::MissingStripeWebhookLayer;
+pub use missing::MissingStripeWebhookLayer;
+
+#[cfg(feature = "actix-web")]
+pub use crate::actix::StripeWebhook;

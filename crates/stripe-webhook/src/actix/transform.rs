@@ -1,0 +1,106 @@
+//! [`StripeWebhook`]: the configuration and the actix-web `Transform` that builds the middleware.
+
+use super::StripeWebhookMiddleware;
+use crate::config::{config_builder_methods, WebhookConfig};
+use crate::engine::Engine;
+use crate::verify::Secret;
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+use std::future::{ready, Ready};
+use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
+
+/// actix-web middleware that verifies Stripe webhooks before the wrapped service sees them.
+///
+/// **Create it once, outside `HttpServer::new`, and `.clone()` it into the factory closure.**
+/// actix-web runs that closure once per worker thread; a `StripeWebhook::new(..)` written inside
+/// it gives every worker its own replay cache and rate-limit buckets, so a duplicate delivery
+/// that lands on another worker is processed twice and each limit is multiplied by the number
+/// of workers. All clones share one engine.
+///
+/// ```no_run
+/// use actix_web::{web, App, HttpResponse, HttpServer};
+/// use stripe_webhook::{StripeWebhook, VerifiedStripeEvent};
+///
+/// async fn on_event(event: VerifiedStripeEvent) -> HttpResponse {
+///     println!("{} {}", event.id(), event.event_type());
+///     HttpResponse::Ok().finish()
+/// }
+///
+/// #[actix_web::main]
+/// async fn main() -> std::io::Result<()> {
+///     // Once, here: every worker shares this middleware's replay cache and rate limits.
+///     let webhook = StripeWebhook::new("whsec_…")
+///         .secret("whsec_previous…") // rotation: both are accepted
+///         .body_limit(256 * 1024);
+///
+///     HttpServer::new(move || {
+///         App::new().service(
+///             web::resource("/api/webhooks/stripe")
+///                 .wrap(webhook.clone()) // a clone, not a new StripeWebhook
+///                 .route(web::post().to(on_event)),
+///         )
+///     })
+///     .bind(("127.0.0.1", 3000))?
+///     .run()
+///     .await
+/// }
+/// ```
+///
+/// The builder methods are the same as [`StripeWebhookLayer`](crate::StripeWebhookLayer)'s.
+/// Each returns a new, independent middleware with its own engine.
+// No `#[must_use]` on the type: the builder methods carry it, and clippy refuses both.
+#[derive(Clone, Debug)]
+pub struct StripeWebhook {
+    config: WebhookConfig,
+    engine: Arc<OnceLock<Arc<Engine>>>,
+}
+
+impl StripeWebhook {
+    /// A middleware accepting events signed with `secret` (the endpoint's `whsec_…`), with the
+    /// defaults: 300 s tolerance each way, 1 MiB body limit, 10 s read timeout.
+    #[must_use]
+    pub fn new(secret: impl Into<Secret>) -> Self {
+        Self::from_config(WebhookConfig::new(secret.into()))
+    }
+
+    fn from_config(config: WebhookConfig) -> Self {
+        Self {
+            config,
+            engine: Arc::new(OnceLock::new()),
+        }
+    }
+
+    fn with_config(self, config: WebhookConfig) -> Self {
+        Self::from_config(config)
+    }
+
+    config_builder_methods!();
+
+    /// The engine every worker's middleware shares, built on first use.
+    fn engine(&self) -> Arc<Engine> {
+        Arc::clone(
+            self.engine
+                .get_or_init(|| Arc::new(Engine::new(self.config.clone()))),
+        )
+    }
+}
+
+impl<S, B> Transform<S, ServiceRequest> for StripeWebhook
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = StripeWebhookMiddleware<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(StripeWebhookMiddleware::new(
+            Rc::new(service),
+            self.engine(),
+        )))
+    }
+}
