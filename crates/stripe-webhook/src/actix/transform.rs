@@ -49,8 +49,8 @@ use std::sync::{Arc, OnceLock};
 ///
 /// The builder methods are the same as [`StripeWebhookLayer`](crate::StripeWebhookLayer)'s.
 /// Each returns a new, independent middleware with its own engine.
-// No `#[must_use]` on the type: the builder methods carry it, and clippy refuses both.
 #[derive(Clone, Debug)]
+#[must_use]
 pub struct StripeWebhook {
     config: WebhookConfig,
     engine: Arc<OnceLock<Arc<Engine>>>,
@@ -59,7 +59,6 @@ pub struct StripeWebhook {
 impl StripeWebhook {
     /// A middleware accepting events signed with `secret` (the endpoint's `whsec_…`), with the
     /// defaults: 300 s tolerance each way, 1 MiB body limit, 10 s read timeout.
-    #[must_use]
     pub fn new(secret: impl Into<Secret>) -> Self {
         Self::from_config(WebhookConfig::new(secret.into()))
     }
