@@ -69,10 +69,26 @@ fn metric(text: &str, series: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// `STRIPE_PULSORA_REPLAY_STORE` for a fresh SQLite file when the build has the store, else memory.
+fn store_setting(dir: &std::path::Path) -> String {
+    if cfg!(feature = "sqlite") {
+        format!("sqlite:{}", dir.join("bridge.sqlite3").display())
+    } else {
+        "memory".to_owned()
+    }
+}
+
 #[tokio::test]
 async fn serves_verifies_dedupes_forwards_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_setting(dir.path());
     let (pulsora, pulsora_url) = FakePulsora::start(0).await;
-    let server = start(free_port(), &pulsora_url, &[]).await;
+    let server = start(
+        free_port(),
+        &pulsora_url,
+        &[("STRIPE_PULSORA_REPLAY_STORE", &store)],
+    )
+    .await;
     let client = reqwest::Client::new();
     let url = format!("{}/api/webhooks/stripe", server.base);
 
@@ -231,12 +247,17 @@ async fn help_version_and_sign() {
 #[cfg(unix)]
 #[tokio::test]
 async fn sigterm_during_a_slow_pulsora_call_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_setting(dir.path());
     let (pulsora, pulsora_url) = FakePulsora::start_slow(Duration::from_secs(3)).await;
     let port = free_port();
     let server = start(
         port,
         &pulsora_url,
-        &[("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "1")],
+        &[
+            ("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "1"),
+            ("STRIPE_PULSORA_REPLAY_STORE", &store),
+        ],
     )
     .await;
     let client = reqwest::Client::new();
@@ -273,12 +294,54 @@ async fn sigterm_during_a_slow_pulsora_call_loses_nothing() {
         "Pulsora never finished answering the cut call"
     );
 
-    // After a restart, the retry is processed: exactly one accepted payload.
+    // After a restart on the same store, the retry is processed (the cut delivery's claim was
+    // released, not left to block it for the lease time): exactly one accepted payload.
     pulsora.set_delay(Duration::ZERO);
-    let _server = start(port, &pulsora_url, &[]).await;
+    let _server = start(
+        port,
+        &pulsora_url,
+        &[("STRIPE_PULSORA_REPLAY_STORE", &store)],
+    )
+    .await;
     let retry = deliver(&client, &url, SECRET, &event, 0, Duration::ZERO).await;
     assert_eq!(retry[0].status, Some(200), "{retry:?}");
     let accepted = pulsora.accepted();
     assert_eq!(accepted.len(), 1);
     assert!(accepted.values().all(|b| b.len() == 1));
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn processed_ids_survive_a_restart_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_setting(dir.path());
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let port = free_port();
+    let client = reqwest::Client::new();
+    let event = scenario("jpy_kwd", ApiShape::Basil, 1_700_500_000)
+        .unwrap()
+        .remove(0);
+    {
+        let server = start(
+            port,
+            &pulsora_url,
+            &[("STRIPE_PULSORA_REPLAY_STORE", &store)],
+        )
+        .await;
+        let url = format!("{}/api/webhooks/stripe", server.base);
+        assert_eq!(
+            deliver(&client, &url, SECRET, &event, 0, Duration::ZERO).await[0].status,
+            Some(200)
+        );
+    }
+    let server = start(
+        port,
+        &pulsora_url,
+        &[("STRIPE_PULSORA_REPLAY_STORE", &store)],
+    )
+    .await;
+    let url = format!("{}/api/webhooks/stripe", server.base);
+    let again = deliver(&client, &url, SECRET, &event, 0, Duration::ZERO).await;
+    assert_eq!(again[0].body, r#"{"received":true,"duplicate":true}"#);
+    assert_eq!(pulsora.accepted().len(), 1);
 }

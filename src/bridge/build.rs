@@ -1,9 +1,9 @@
 //! Turning an [`EnvConfig`] into the running pieces: the webhook layer (or actix middleware
 //! settings) and the revenue sync. The binary and the examples call these, so they behave alike.
 
-use super::env::{EnvConfig, LogFormat};
+use super::env::{EnvConfig, LimitSetting, LogFormat, StoreSetting};
 use stripe_revenue::RevenueSync;
-use stripe_webhook::StripeWebhookLayer;
+use stripe_webhook::{Cidr, Quota, StripeWebhookLayer};
 
 /// The secret the examples use when `STRIPE_WEBHOOK_SECRET` is unset (never in production:
 /// the binary refuses to start without a real one).
@@ -18,15 +18,41 @@ pub fn secrets_or_dev(config: &EnvConfig) -> (Vec<String>, bool) {
     }
 }
 
-/// The tower layer for `config` (secrets, tolerance, body limit).
+/// The tower layer for `config`: secrets, tolerance, body limit, rate limits, trusted proxies
+/// (the replay store is added by [`Bridge::from_config`], which may have to open it).
 pub fn webhook_layer(config: &EnvConfig) -> StripeWebhookLayer {
     let (secrets, _) = secrets_or_dev(config);
     let mut secrets = secrets.into_iter();
     let first = secrets.next().unwrap_or_else(|| DEV_SECRET.to_owned());
     let mut layer = secrets.fold(StripeWebhookLayer::new(first), StripeWebhookLayer::secret);
-    layer = layer.tolerance(config.tolerance);
+    layer = layer
+        .tolerance(config.tolerance)
+        .future_skew(config.tolerance);
     if let Some(max_body) = config.max_body {
         layer = layer.body_limit(max_body);
+    }
+    layer = match config.rate_limit {
+        LimitSetting::Default => layer,
+        LimitSetting::Off => layer.no_rate_limit(),
+        LimitSetting::Set(rate) => {
+            layer.rate_limit(Quota::per_second(rate.per_second).burst(rate.burst))
+        }
+    };
+    layer = match config.failure_limit {
+        LimitSetting::Default => layer,
+        LimitSetting::Off => layer.no_failure_limit(),
+        LimitSetting::Set(per_minute) => {
+            layer.failure_limit(Quota::per_minute(per_minute).burst(per_minute))
+        }
+    };
+    // Validated when the configuration was read, so nothing is dropped here.
+    let proxies: Vec<Cidr> = config
+        .trusted_proxies
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    if !proxies.is_empty() {
+        layer = layer.trusted_proxies(proxies);
     }
     layer
 }
@@ -67,10 +93,60 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Builds everything `config` describes, opening the stores it names.
+    /// Builds everything `config` describes, opening the stores it names: the replay store and
+    /// the mapping's state store share the same SQLite file or Redis.
     pub async fn from_config(config: &EnvConfig) -> Result<Self, String> {
-        let layer = webhook_layer(config);
-        let sync = revenue_sync(config).map_err(|e| format!("Pulsora client: {e}"))?;
+        #[allow(unused_mut)]
+        let mut layer = webhook_layer(config);
+        #[allow(unused_mut)]
+        let mut sync = revenue_sync(config).map_err(|e| format!("Pulsora client: {e}"))?;
+        match &config.store {
+            StoreSetting::Memory => {}
+            #[cfg(feature = "sqlite")]
+            StoreSetting::Sqlite(path) => {
+                let replay = stripe_webhook::SqliteStore::open(path)
+                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
+                let state = stripe_revenue::SqliteStateStore::open(path)
+                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
+                layer = layer.replay_store(replay);
+                sync = sync.state_store(state);
+            }
+            #[cfg(feature = "redis")]
+            StoreSetting::Redis(url) => {
+                // Never echo the URL: it may carry a password.
+                let replay = stripe_webhook::RedisStore::connect(url)
+                    .await
+                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
+                let state = stripe_revenue::RedisStateStore::connect(url)
+                    .await
+                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
+                layer = layer.replay_store(replay);
+                sync = sync.state_store(state);
+            }
+            #[allow(unreachable_patterns)]
+            _ => {
+                return Err(
+                    "STRIPE_PULSORA_REPLAY_STORE names a store this build does not have; \
+                            rebuild with `--features sqlite` or `--features redis` (or `full`)"
+                        .to_owned(),
+                )
+            }
+        }
+        if let Some(key) = &config.stripe_api_key {
+            #[cfg(feature = "stripe-api")]
+            {
+                sync = sync.stripe_api(stripe_revenue::StripeApi::new(key.clone()));
+            }
+            #[cfg(not(feature = "stripe-api"))]
+            {
+                let _ = key;
+                return Err(
+                    "STRIPE_API_KEY is set but this build has no Stripe API lookup; rebuild \
+                            with `--features stripe-api` (or `full`)"
+                        .to_owned(),
+                );
+            }
+        }
         Ok(Self {
             layer,
             sync,

@@ -8,7 +8,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stripe_revenue::{RevenueSync, SyncOutcome};
@@ -90,37 +89,64 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 /// Serves until SIGTERM or Ctrl-C, then stops accepting, lets in-flight deliveries finish for up
-/// to `deadline`, and returns. Deliveries cut at the deadline are dropped, which releases their
-/// replay claims so Stripe's retry is processed after the restart.
+/// to `deadline`, and returns.
+///
+/// Deliveries still running at the deadline are cut *inside* the runtime (their tasks are
+/// aborted and awaited), so each one drops its replay claim while the runtime can still run the
+/// release: Stripe's retry is processed after the restart instead of waiting out the lease.
+/// (`axum::serve` would leave such connections to be dropped by the runtime's own shutdown, when
+/// nothing can run any more.)
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     deadline: Duration,
 ) -> std::io::Result<()> {
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        let mut rx = stop_rx;
-        let _ = rx.wait_for(|stop| *stop).await;
-    });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
-    tokio::select! {
-        result = &mut server => return result,
-        () = shutdown_signal() => {
-            tracing::info!("shutting down: finishing in-flight deliveries (up to {} s)", deadline.as_secs());
-            let _ = stop_tx.send(true);
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::service::TowerToHyperService;
+
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("accept failed: {error}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
+                let connection = Builder::new(TokioExecutor::new())
+                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                connections.spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = &mut stop => break,
         }
     }
-    match tokio::time::timeout(deadline, &mut server).await {
-        Ok(result) => result,
-        Err(_) => {
-            tracing::warn!("shutdown deadline reached; cutting the remaining deliveries (their claims are released)");
-            Ok(())
-        }
+    drop(listener);
+    tracing::info!(
+        "shutting down: finishing in-flight deliveries (up to {} s)",
+        deadline.as_secs()
+    );
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutdown deadline reached; cutting the remaining deliveries (their claims are released)");
+        connections.abort_all();
     }
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -7,6 +7,7 @@ pub mod currency;
 mod draft;
 pub mod fixtures;
 mod handler;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 mod kv;
 mod map;
 pub mod mrr;
@@ -27,6 +28,7 @@ pub use handler::revenue_handler;
 pub use kv::RedisStateStore;
 #[cfg(feature = "sqlite")]
 pub use kv::SqliteStateStore;
+#[cfg(any(feature = "sqlite", feature = "redis"))]
 pub use kv::{SENT_TTL, STATE_TTL};
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};

@@ -134,23 +134,23 @@ pub mod actix;
 
 pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
-pub use rejection::Rejection;
 pub use ratelimit::guide as rate_limit_guide;
 pub use ratelimit::{
     Cidr, CidrError, ClientRateLimiter, ForwardedHeader, Quota, DEFAULT_FAILURE_LIMIT,
     DEFAULT_IPV6_PREFIX, DEFAULT_MAX_TRACKED_CLIENTS, DEFAULT_RATE_LIMIT, STRIPE_WEBHOOK_IPS,
 };
-pub use replay::{
-    ClaimOutcome, ClaimToken, MemoryStore, ReplayStore, StoreError, StoreFuture,
-    DEFAULT_LEASE_TTL, DEFAULT_PROCESSED_TTL, DEFAULT_REPLAY_CACHE_CAPACITY,
-    DEFAULT_REPLAY_RETRY_AFTER, DEFAULT_STORE_TIMEOUT,
-};
+pub use rejection::Rejection;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay::RedisStore;
 #[cfg(feature = "sqlite")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use replay::SqliteStore;
+pub use replay::{
+    ClaimOutcome, ClaimToken, MemoryStore, ReplayStore, StoreError, StoreFuture, DEFAULT_LEASE_TTL,
+    DEFAULT_PROCESSED_TTL, DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_REPLAY_RETRY_AFTER,
+    DEFAULT_STORE_TIMEOUT,
+};
 pub use tower::StripeWebhookLayer;
 pub use verify::{
     sign, sign_with_secrets, Clock, FixedClock, Secret, SignatureHeader, SystemClock, Tolerance,
