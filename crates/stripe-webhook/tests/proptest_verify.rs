@@ -168,14 +168,12 @@ fn model(header: &[u8]) -> Result<(i64, usize), &'static str> {
                         .ok_or("malformed_signature_header")?,
                 );
             }
-            "v1" => {
-                if value.len() == 64
-                    && value
-                        .bytes()
-                        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-                {
-                    v1 += 1;
-                }
+            "v1" if value.len() == 64
+                && value
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) =>
+            {
+                v1 += 1;
             }
             _ => {}
         }
