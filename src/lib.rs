@@ -3,9 +3,14 @@
 //! Stripe webhooks → Pulsora revenue, as Rust middleware. This facade re-exports the member
 //! crates so one dependency gives you everything:
 //!
-//! - [`stripe_webhook`]: verification, the typed [`VerifiedStripeEvent`], the tower
-//!   [`StripeWebhookLayer`] (feature `axum` for the extractor) and the actix-web middleware
-//!   (feature `actix-web`).
+//! - [`stripe_webhook`]: verification, the typed [`VerifiedStripeEvent`], replay protection,
+//!   per-IP rate limiting, the tower [`StripeWebhookLayer`] (feature `axum` for the extractor)
+//!   and the actix-web middleware `StripeWebhook` (feature `actix-web`);
+//! - [`stripe_revenue`]: verified events → Pulsora revenue events (exact money, MRR that adds
+//!   up, attribution), [`RevenueSync`] and ready-made handlers;
+//! - [`pulsora`]: the Pulsora ingest client (validation, retries, dry run);
+//! - [`bridge`]: the environment configuration and pieces the `stripe-pulsora` binary and the
+//!   examples share.
 //!
 //! ```
 //! let header = stripe_pulsora::sign(b"{}", "whsec_test", 1_700_000_000);
@@ -16,8 +21,12 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `axum` | the axum extractor and `ConnectInfo` peer addresses |
-//! | `actix-web` | the actix-web middleware and extractor |
+//! | `axum` | the axum extractor, `revenue_handler`, `ConnectInfo` peer addresses, the binary |
+//! | `actix-web` | the actix-web middleware, extractor and `actix_revenue_handler` |
+//! | `sqlite` | replay and mapping state in an embedded SQLite file |
+//! | `redis` | replay and mapping state in Redis, for many instances |
+//! | `stripe-api` | attribution looked up with the Stripe API as a last resort |
+//! | `full` | all of the above |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -25,7 +34,10 @@ pub mod bridge;
 
 pub use pulsora;
 pub use stripe_revenue;
+pub use stripe_revenue::RevenueSync;
 pub use stripe_webhook;
+#[cfg(feature = "actix-web")]
+pub use stripe_webhook::StripeWebhook;
 pub use stripe_webhook::{
     sign, EventType, Rejection, StripeWebhookLayer, VerifiedStripeEvent, VerifyError,
 };

@@ -7,19 +7,33 @@
 //! One framework-neutral engine runs every request; the tower [`StripeWebhookLayer`] and the
 //! actix-web middleware only translate types. Per request, cheapest check first:
 //!
-//! 1. **Body** — `Content-Length` over the limit (default 1 MiB) is refused with `413` before
+//! 1. **Client and rate limit** — before the body is read. The client is the peer address;
+//!    `X-Forwarded-For` is believed only from configured trusted proxies, read from the right
+//!    (the left-most entry is client-controlled); IPv6 is bucketed by /64. Two GCRA budgets per
+//!    client: all requests (100/s, burst 200: Stripe sends from a dozen addresses) and failed
+//!    verifications (20 per minute: an address that keeps sending bad signatures is cut off
+//!    before it can make us hash its bodies). Memory stays bounded (100,000 tracked clients).
+//!    Optional allow-list ([`STRIPE_WEBHOOK_IPS`]) and exempt list. See [`rate_limit_guide`].
+//! 2. **Body** — `Content-Length` over the limit (default 1 MiB) is refused with `413` before
 //!    a byte is read; a chunked body is cut at the limit; a body that does not arrive within the
 //!    read timeout (default 10 s) gets `408`.
-//! 2. **Signature** — the `Stripe-Signature` header is parsed strictly ([`SignatureHeader`]);
+//! 3. **Signature** — the `Stripe-Signature` header is parsed strictly ([`SignatureHeader`]);
 //!    HMAC-SHA256 over `t`, `.`, body, fed as bytes to a state keyed once per secret;
 //!    constant-time comparison against every `v1` for every active secret; then the timestamp
 //!    must be within 300 s in the past and 300 s in the future (configurable; disabling is
 //!    explicit, never a magic `0`).
-//! 3. **Parse** — the same bytes become a [`VerifiedStripeEvent`]: the envelope is parsed
+//! 4. **Parse** — the same bytes become a [`VerifiedStripeEvent`]: the envelope is parsed
 //!    borrowed, `data.object` stays raw until you ask for it. A body that verifies but is not
 //!    an event is a `400 invalid_event`, not a signature failure. Unknown event types and unknown
 //!    fields are never errors.
-//! 4. **Handler** — the event is in the request extensions (the [`VerifiedStripeEvent`]
+//! 5. **Replay guard** — the event id is claimed before the handler runs: a processed id is
+//!    answered `200 {"received":true,"duplicate":true}` without calling the handler, an id in
+//!    flight elsewhere `409` with `Retry-After`. The claim is committed only when the handler
+//!    answers 2xx; an error, a panic or a dropped request releases it, so Stripe's retry is
+//!    processed and nothing is lost. A `moka` cache sits in front of a [`ReplayStore`]
+//!    ([`MemoryStore`] by default, `SqliteStore`, `RedisStore`). See the `replay` docs on
+//!    [`ReplayStore`].
+//! 6. **Handler** — the event is in the request extensions (the [`VerifiedStripeEvent`]
 //!    extractor reads it) and the untouched raw body is passed on, so `Bytes` or `String`
 //!    extractors still see exactly what Stripe sent.
 //!
@@ -27,6 +41,8 @@
 //!
 //! | situation | status | code |
 //! |---|---|---|
+//! | over the rate limit | 429 + `Retry-After`, `RateLimit-*` | `rate_limited` |
+//! | not on the allow-list (when on) | 403 | `ip_not_allowed` |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | body too slow | 408 | `body_timeout` |
 //! | no `Stripe-Signature` | 400 | `missing_signature` |
@@ -35,6 +51,9 @@
 //! | no `v1` matches any secret | 400 | `signature_mismatch` |
 //! | timestamp too old / in the future | 400 | `timestamp_too_old` / `timestamp_in_future` |
 //! | verified but not an event | 400 | `invalid_event` |
+//! | event in flight elsewhere | 409 + `Retry-After` | `in_flight` |
+//! | replay store down (fail closed, the default) | 503 + `Retry-After` | `store_unavailable` |
+//! | event already processed | 200 | body `{"received":true,"duplicate":true}` |
 //!
 //! # axum
 //!
@@ -109,6 +128,8 @@
 //! |---|---|
 //! | `axum` | `VerifiedStripeEvent: FromRequestParts`, `IntoResponse` for rejections, `ConnectInfo` peer addresses |
 //! | `actix-web` | `StripeWebhook` (the actix-web middleware), `VerifiedStripeEvent: FromRequest`, `ResponseError` for rejections |
+//! | `sqlite` | `SqliteStore`: processed ids in an embedded SQLite file (one process, survives restarts) |
+//! | `redis` | `RedisStore`: claims shared by many instances through one Redis (`SET NX PX`) |
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
