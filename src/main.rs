@@ -5,7 +5,6 @@ use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
 use stripe_pulsora::bridge::{self, trigger, EnvConfig};
-use stripe_pulsora::stripe_revenue::fixtures::ApiShape;
 
 const HELP: &str = "\
 stripe-pulsora — Stripe webhooks to Pulsora revenue, verified and deduplicated.
@@ -129,95 +128,7 @@ async fn serve() -> ExitCode {
 }
 
 async fn trigger_command(args: Vec<String>) -> ExitCode {
-    let mut url = "http://127.0.0.1:3000/api/webhooks/stripe".to_owned();
-    let mut secret = std::env::var("STRIPE_WEBHOOK_SECRET")
-        .ok()
-        .and_then(|s| s.split(',').next().map(|s| s.trim().to_owned()))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| bridge::DEV_SECRET.to_owned());
-    let mut shape = ApiShape::Basil;
-    let mut targets = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        match (arg.as_str(), args.clone().next()) {
-            ("--url", Some(v)) => {
-                url = v;
-                args.next();
-            }
-            ("--secret", Some(v)) => {
-                secret = v;
-                args.next();
-            }
-            ("--shape", Some(v)) => {
-                shape = match v.as_str() {
-                    "basil" => ApiShape::Basil,
-                    "legacy" => ApiShape::Legacy,
-                    _ => {
-                        eprintln!("--shape must be basil or legacy");
-                        return ExitCode::from(2);
-                    }
-                };
-                args.next();
-            }
-            ("--list", _) => {
-                println!("targets: {}", trigger::targets_help());
-                return ExitCode::SUCCESS;
-            }
-            (flag, None) if flag.starts_with("--") => {
-                eprintln!("{flag} needs a value");
-                return ExitCode::from(2);
-            }
-            (target, _) => targets.push(target.to_owned()),
-        }
-    }
-    if targets.is_empty() {
-        eprintln!("trigger needs a target: {}", trigger::targets_help());
-        return ExitCode::from(2);
-    }
-    let client = reqwest::Client::new();
-    let mut failed = 0;
-    for (i, target) in targets.iter().enumerate() {
-        let Some(events) =
-            trigger::events_for(target, shape, trigger::unix_now() + 100_000 * i as i64)
-        else {
-            eprintln!(
-                "unknown target {target:?}; targets: {}",
-                trigger::targets_help()
-            );
-            return ExitCode::from(2);
-        };
-        for event in events {
-            let attempts = trigger::deliver(
-                &client,
-                &url,
-                &secret,
-                &event,
-                3,
-                Duration::from_millis(500),
-            )
-            .await;
-            for attempt in &attempts {
-                println!(
-                    "{} {:<42} {} {}",
-                    event["id"].as_str().unwrap_or("?"),
-                    event["type"].as_str().unwrap_or("?"),
-                    attempt.status.map_or("---".to_owned(), |s| s.to_string()),
-                    attempt.body
-                );
-            }
-            if !attempts
-                .last()
-                .is_some_and(|a| a.status.is_some_and(|s| (200..300).contains(&s)))
-            {
-                failed += 1;
-            }
-        }
-    }
-    if failed > 0 {
-        eprintln!("{failed} deliveries never got a 2xx");
-        return ExitCode::FAILURE;
-    }
-    ExitCode::SUCCESS
+    ExitCode::from(trigger::run_cli(args).await)
 }
 
 fn sign_command(args: &[String]) -> ExitCode {

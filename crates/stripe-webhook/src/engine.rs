@@ -14,6 +14,7 @@ use futures_util::Stream;
 use std::fmt::Display;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 
 /// Header names the pipeline reads.
 pub(crate) const STRIPE_SIGNATURE: &str = "stripe-signature";
@@ -84,6 +85,18 @@ pub(crate) trait HandlerOutcome {
 impl<B, E> HandlerOutcome for Result<http::Response<B>, E> {
     fn is_success(&self) -> bool {
         matches!(self, Ok(response) if response.status().is_success())
+    }
+}
+
+/// The engine built from a configuration on first use and shared by every clone of the
+/// adapter holding it: one replay cache and one set of rate-limit buckets per configured layer,
+/// however many routes (axum) or workers (actix) use it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SharedEngine(Arc<OnceLock<Arc<Engine>>>);
+
+impl SharedEngine {
+    pub(crate) fn get(&self, config: &WebhookConfig) -> Arc<Engine> {
+        Arc::clone(self.0.get_or_init(|| Arc::new(Engine::new(config.clone()))))
     }
 }
 

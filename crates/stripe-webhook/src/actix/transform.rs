@@ -2,13 +2,13 @@
 
 use super::StripeWebhookMiddleware;
 use crate::config::{config_builder_methods, WebhookConfig};
-use crate::engine::Engine;
+use crate::engine::{Engine, SharedEngine};
 use crate::verify::Secret;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use std::future::{ready, Ready};
 use std::rc::Rc;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// actix-web middleware that verifies Stripe webhooks before the wrapped service sees them.
 ///
@@ -53,7 +53,7 @@ use std::sync::{Arc, OnceLock};
 #[must_use]
 pub struct StripeWebhook {
     config: WebhookConfig,
-    engine: Arc<OnceLock<Arc<Engine>>>,
+    engine: SharedEngine,
 }
 
 impl StripeWebhook {
@@ -66,7 +66,7 @@ impl StripeWebhook {
     fn from_config(config: WebhookConfig) -> Self {
         Self {
             config,
-            engine: Arc::new(OnceLock::new()),
+            engine: SharedEngine::default(),
         }
     }
 
@@ -78,10 +78,7 @@ impl StripeWebhook {
 
     /// The engine every worker's middleware shares, built on first use.
     fn engine(&self) -> Arc<Engine> {
-        Arc::clone(
-            self.engine
-                .get_or_init(|| Arc::new(Engine::new(self.config.clone()))),
-        )
+        self.engine.get(&self.config)
     }
 }
 

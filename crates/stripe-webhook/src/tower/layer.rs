@@ -1,8 +1,8 @@
 use super::StripeWebhook;
 use crate::config::{config_builder_methods, WebhookConfig};
-use crate::engine::Engine;
+use crate::engine::{Engine, SharedEngine};
 use crate::verify::Secret;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tower_layer::Layer;
 
 /// A [`tower::Layer`](tower_layer::Layer) that verifies Stripe webhooks before the wrapped
@@ -33,7 +33,7 @@ use tower_layer::Layer;
 #[must_use]
 pub struct StripeWebhookLayer {
     config: WebhookConfig,
-    engine: Arc<OnceLock<Arc<Engine>>>,
+    engine: SharedEngine,
 }
 
 impl StripeWebhookLayer {
@@ -46,7 +46,7 @@ impl StripeWebhookLayer {
     fn from_config(config: WebhookConfig) -> Self {
         Self {
             config,
-            engine: Arc::new(OnceLock::new()),
+            engine: SharedEngine::default(),
         }
     }
 
@@ -57,10 +57,7 @@ impl StripeWebhookLayer {
     config_builder_methods!();
 
     pub(crate) fn engine(&self) -> Arc<Engine> {
-        Arc::clone(
-            self.engine
-                .get_or_init(|| Arc::new(Engine::new(self.config.clone()))),
-        )
+        self.engine.get(&self.config)
     }
 }
 
