@@ -1,58 +1,71 @@
-//! A Stripe webhook endpoint on actix-web.
+//! The whole bridge on actix-web: verify → dedupe → map → Pulsora.
 //!
 //! ```sh
 //! cargo run --example actix --features actix-web
 //! ```
 //!
-//! `STRIPE_WEBHOOK_SECRET` is the endpoint's `whsec_…` (comma-separated for several); when unset a
-//! development secret is printed. `BIND` defaults to `127.0.0.1:3000`.
+//! Configured from the environment exactly like `examples/axum.rs` and the `stripe-pulsora`
+//! binary (see README): with nothing set it listens on `127.0.0.1:3000`, prints a development
+//! webhook secret, keeps replay state in memory, and runs Pulsora in dry-run mode, logging each
+//! JSON payload it would send. Send it events with `cargo run --example trigger -- all`.
 
-use actix_web::{web, App, HttpResponse, HttpServer};
-use stripe_pulsora::stripe_webhook::{StripeWebhook, VerifiedStripeEvent};
-
-const DEV_SECRET: &str = "whsec_dev_secret_for_local_testing_only";
+use actix_web::{web, App, HttpServer};
+use stripe_pulsora::bridge::{self, Bridge, EnvConfig};
+use stripe_pulsora::stripe_revenue::actix_revenue_handler;
+use stripe_pulsora::StripeWebhook;
 
 #[actix_web::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+async fn main() {
+    let config = match EnvConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            std::process::exit(2);
+        }
+    };
+    bridge::init_logging(&config);
+    if let (secrets, true) = bridge::secrets_or_dev(&config) {
+        println!(
+            "STRIPE_WEBHOOK_SECRET is unset; using the development secret {}",
+            secrets[0]
+        );
+    }
+    if config.pulsora_token.is_none() {
+        println!(
+            "PULSORA_API_TOKEN is unset: dry run, each Pulsora payload is logged instead of sent"
+        );
+    }
+    // The same pieces as the axum example: settings, stores and the revenue sync.
+    let parts = match Bridge::from_config(&config).await {
+        Ok(parts) => parts,
+        Err(error) => {
+            eprintln!("start-up error: {error}");
+            std::process::exit(2);
+        }
+    };
 
-    let secrets = std::env::var("STRIPE_WEBHOOK_SECRET").unwrap_or_else(|_| {
-        println!("STRIPE_WEBHOOK_SECRET is unset; using the development secret {DEV_SECRET}");
-        DEV_SECRET.to_owned()
-    });
-    let mut secrets = secrets.split(',').map(str::trim).filter(|s| !s.is_empty());
-    let first = secrets.next().ok_or("STRIPE_WEBHOOK_SECRET is empty")?;
     // Built once, here, and cloned into each worker below: the workers then share one replay
     // cache and one set of rate-limit buckets.
-    let webhook = secrets.fold(StripeWebhook::new(first), |webhook, s| webhook.secret(s));
-
-    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let webhook = StripeWebhook::from(&parts.layer);
+    let sync = web::Data::new(parts.sync);
     let server = HttpServer::new(move || {
-        App::new().service(
+        App::new().app_data(sync.clone()).service(
             web::resource("/api/webhooks/stripe")
                 .wrap(webhook.clone())
-                .route(web::post().to(on_event)),
+                .route(web::post().to(actix_revenue_handler)),
         )
     })
-    .bind(&bind)?;
-    for addr in server.addrs() {
-        tracing::info!("listening on http://{addr}/api/webhooks/stripe");
+    .bind(config.bind);
+    let server = match server {
+        Ok(server) => server,
+        Err(error) => {
+            eprintln!("cannot listen on {}: {error}", config.bind);
+            std::process::exit(2);
+        }
+    };
+    tracing::info!("listening on http://{}/api/webhooks/stripe", config.bind);
+    if let Err(error) = server.run().await {
+        eprintln!("server error: {error}");
+        std::process::exit(1);
     }
-    server.run().await?;
-    Ok(())
-}
-
-async fn on_event(event: VerifiedStripeEvent) -> HttpResponse {
-    tracing::info!(
-        event_id = event.id(),
-        event_type = %event.event_type(),
-        livemode = event.livemode(),
-        object_id = event.object_id(),
-        "verified Stripe event"
-    );
-    HttpResponse::Ok().finish()
 }

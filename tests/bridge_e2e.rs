@@ -1,8 +1,8 @@
-//! End to end over sockets: signed fixtures (as `trigger` sends them) → the bridge on axum
-//! (verify, dedupe, map) → a recording fake Pulsora. Every expected payload arrives exactly once,
+//! End to end over sockets: signed fixtures (as `trigger` sends them) → the bridge on axum and
+//! on actix-web (verify, dedupe, map) → a recording fake Pulsora. Every expected payload arrives exactly once,
 //! also when Pulsora fails the first attempt of every transaction and Stripe-style retries are
 //! needed.
-#![cfg(feature = "axum")]
+#![cfg(all(feature = "axum", feature = "actix-web"))]
 
 #[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
@@ -19,7 +19,13 @@ use stripe_pulsora::StripeWebhookLayer;
 
 const SECRET: &str = "whsec_e2e_secret";
 
-async fn start_bridge(pulsora_url: &str) -> String {
+#[derive(Clone, Copy, Debug)]
+enum Framework {
+    Axum,
+    Actix,
+}
+
+fn revenue_sync(pulsora_url: &str) -> RevenueSync {
     // No client-side retries: a Pulsora failure must surface as 503 so the Stripe-style
     // redelivery is what recovers it.
     let client = pulsora::Revenue::builder("sec_e2e")
@@ -27,10 +33,21 @@ async fn start_bridge(pulsora_url: &str) -> String {
         .max_retries(0)
         .build()
         .unwrap();
+    RevenueSync::new(client)
+}
+
+async fn start_bridge(framework: Framework, pulsora_url: &str) -> String {
+    match framework {
+        Framework::Axum => start_axum(pulsora_url).await,
+        Framework::Actix => start_actix(pulsora_url),
+    }
+}
+
+async fn start_axum(pulsora_url: &str) -> String {
     let app = Router::new()
         .route("/api/webhooks/stripe", post(revenue_handler))
         .layer(StripeWebhookLayer::new(SECRET))
-        .with_state(RevenueSync::new(client));
+        .with_state(revenue_sync(pulsora_url));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -40,6 +57,37 @@ async fn start_bridge(pulsora_url: &str) -> String {
         )
         .await
         .unwrap()
+    });
+    format!("http://{addr}/api/webhooks/stripe")
+}
+
+/// The actix app of `examples/actix.rs`, on its own thread and `System` as in production.
+fn start_actix(pulsora_url: &str) -> String {
+    use actix_web::{web, App, HttpServer};
+    use stripe_pulsora::stripe_revenue::actix_revenue_handler;
+    use stripe_pulsora::StripeWebhook;
+
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let pulsora_url = pulsora_url.to_owned();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let webhook = StripeWebhook::new(SECRET);
+            let sync = web::Data::new(revenue_sync(&pulsora_url));
+            HttpServer::new(move || {
+                App::new().app_data(sync.clone()).service(
+                    web::resource("/api/webhooks/stripe")
+                        .wrap(webhook.clone())
+                        .route(web::post().to(actix_revenue_handler)),
+                )
+            })
+            .workers(2)
+            .listen(listener)
+            .unwrap()
+            .run()
+            .await
+            .unwrap();
+        });
     });
     format!("http://{addr}/api/webhooks/stripe")
 }
@@ -75,9 +123,9 @@ fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
     out
 }
 
-async fn run_all_scenarios(fail_first: u32) {
+async fn run_all_scenarios(framework: Framework, fail_first: u32) {
     let (pulsora, pulsora_url) = FakePulsora::start(fail_first).await;
-    let webhook = start_bridge(&pulsora_url).await;
+    let webhook = start_bridge(framework, &pulsora_url).await;
     let client = reqwest::Client::new();
     let t0s: Vec<(&str, i64)> = SCENARIOS
         .iter()
@@ -131,18 +179,26 @@ async fn run_all_scenarios(fail_first: u32) {
 
 #[tokio::test]
 async fn every_expected_payload_arrives_exactly_once() {
-    run_all_scenarios(0).await;
+    run_all_scenarios(Framework::Axum, 0).await;
+    run_all_scenarios(Framework::Actix, 0).await;
 }
 
 #[tokio::test]
 async fn pulsora_500_then_202_is_recovered_by_stripe_retries_without_doubles() {
-    run_all_scenarios(1).await;
+    run_all_scenarios(Framework::Axum, 1).await;
+    run_all_scenarios(Framework::Actix, 1).await;
 }
 
 #[tokio::test]
 async fn a_redelivered_event_is_acknowledged_as_duplicate_and_not_resent() {
+    for framework in [Framework::Axum, Framework::Actix] {
+        redelivery_is_a_duplicate(framework).await;
+    }
+}
+
+async fn redelivery_is_a_duplicate(framework: Framework) {
     let (pulsora, pulsora_url) = FakePulsora::start(0).await;
-    let webhook = start_bridge(&pulsora_url).await;
+    let webhook = start_bridge(framework, &pulsora_url).await;
     let client = reqwest::Client::new();
     let event = &scenario("jpy_kwd", ApiShape::Basil, 1_700_123_456).unwrap()[0];
     let first = deliver(&client, &webhook, SECRET, event, 0, Duration::ZERO).await;

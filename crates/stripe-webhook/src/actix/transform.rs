@@ -100,3 +100,19 @@ where
         )))
     }
 }
+
+/// The same settings as a tower layer (its own engine: build it once and clone it into the
+/// workers). Lets code that configures a [`StripeWebhookLayer`](crate::StripeWebhookLayer)
+/// serve actix-web too.
+///
+/// ```
+/// use stripe_webhook::{StripeWebhook, StripeWebhookLayer};
+/// let layer = StripeWebhookLayer::new("whsec_…").body_limit(64 * 1024);
+/// let middleware = StripeWebhook::from(&layer);
+/// # let _ = middleware;
+/// ```
+impl From<&crate::StripeWebhookLayer> for StripeWebhook {
+    fn from(layer: &crate::StripeWebhookLayer) -> Self {
+        Self::from_config(layer.config().clone())
+    }
+}

@@ -56,6 +56,12 @@ impl StripeWebhookLayer {
 
     config_builder_methods!();
 
+    /// The settings, for building the actix-web middleware from the same configuration.
+    #[cfg(feature = "actix-web")]
+    pub(crate) fn config(&self) -> &WebhookConfig {
+        &self.config
+    }
+
     pub(crate) fn engine(&self) -> Arc<Engine> {
         self.engine.get(&self.config)
     }
