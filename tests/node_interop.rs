@@ -183,3 +183,35 @@ fn our_signature_is_accepted_by_stripe_node_construct_event() {
         text(&out.stderr)
     );
 }
+
+/// The `stripe-pulsora sign` command's header (what a user pastes into curl) is accepted by
+/// stripe-node's `constructEvent`.
+#[test]
+fn binary_sign_output_is_accepted_by_the_node_sdk() {
+    if !node_sdk_available() {
+        return;
+    }
+    let payload = br#"{"id":"evt_binary_sign","object":"event","type":"invoice.paid","data":{"object":{"id":"in_1"}}}"#;
+    let mut sign_process = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"))
+        .args(["sign", "--secret", SECRET])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn stripe-pulsora sign");
+    sign_process
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(payload)
+        .expect("write payload");
+    let signed = sign_process.wait_with_output().expect("sign output");
+    assert!(signed.status.success());
+    let header = String::from_utf8(signed.stdout).expect("utf-8 header");
+    let verified = node("verify.js", &[SECRET, header.trim()], payload);
+    assert!(
+        verified.status.success(),
+        "stripe-node refused: {}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&verified.stdout), "evt_binary_sign");
+}
