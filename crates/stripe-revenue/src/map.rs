@@ -137,7 +137,7 @@ pub fn map_event(
     mapper.out.events = mapper
         .drafts
         .into_iter()
-        .map(|d| d.into_revenue_event(processor))
+        .map(|d| convert_currency(d, policy).into_revenue_event(processor))
         .collect();
     Ok(mapper.out)
 }
@@ -486,4 +486,26 @@ fn first_interval(subscription: &Subscription) -> Option<String> {
         .as_ref()?
         .interval
         .clone()
+}
+
+/// Applies the policy's currency conversion hook (off by default) to the amount and the MRR
+/// change, keeping the original figures in the metadata.
+fn convert_currency(mut draft: Draft, policy: &Policy) -> Draft {
+    let Some(converter) = &policy.converter else {
+        return draft;
+    };
+    let Some((amount, currency)) = converter.convert(draft.amount, &draft.currency) else {
+        return draft;
+    };
+    draft.metadata["original_amount"] = json!(draft.amount.to_string());
+    draft.metadata["original_currency"] = json!(draft.currency);
+    if let Some(mrr) = draft.mrr_impact {
+        draft.mrr_impact = converter
+            .convert(mrr, &draft.currency)
+            .map(|(converted, _)| converted)
+            .or(Some(mrr));
+    }
+    draft.amount = amount;
+    draft.currency = currency;
+    draft
 }

@@ -127,3 +127,49 @@ fn subscription_changes_against_a_known_ledger() {
         }
     }
 }
+
+#[test]
+fn currency_conversion_hook_converts_amount_and_mrr_and_keeps_the_original() {
+    use rust_decimal::Decimal;
+    use stripe_revenue::CurrencyConverter;
+
+    /// 1 EUR = 1.10 USD; everything else is left alone.
+    struct EurToUsd;
+    impl CurrencyConverter for EurToUsd {
+        fn convert(&self, amount: Decimal, currency: &str) -> Option<(Decimal, String)> {
+            (currency == "EUR").then(|| {
+                (
+                    (amount * Decimal::new(110, 2)).round_dp(2),
+                    "USD".to_owned(),
+                )
+            })
+        }
+    }
+    let policy = Policy::default().currency_converter(EurToUsd);
+    let mut event = single("checkout.session.completed", ApiShape::Basil, T0).unwrap();
+    event["data"]["object"]["currency"] = serde_json::json!("eur");
+    let sent = bodies(&event, &policy);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].amount.to_string(), "32.99"); // 29.99 × 1.10 = 32.989 → 32.99
+    assert_eq!(sent[0].currency.as_deref(), Some("USD"));
+    let metadata = sent[0].metadata.as_ref().unwrap();
+    assert_eq!(metadata["original_amount"], "29.99");
+    assert_eq!(metadata["original_currency"], "EUR");
+
+    // A currency the hook declines keeps its own figures.
+    let usd = single("checkout.session.completed", ApiShape::Basil, T0).unwrap();
+    let sent = bodies(&usd, &policy);
+    assert_eq!(
+        (
+            sent[0].amount.to_string().as_str(),
+            sent[0].currency.as_deref()
+        ),
+        ("29.99", Some("USD"))
+    );
+    assert!(sent[0]
+        .metadata
+        .as_ref()
+        .unwrap()
+        .get("original_amount")
+        .is_none());
+}

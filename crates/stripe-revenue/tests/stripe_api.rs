@@ -159,3 +159,43 @@ async fn stripe_outage_is_transient_and_sends_nothing() {
     );
     assert!(pulsora.accepted().is_empty());
 }
+
+#[tokio::test]
+async fn subscription_invoice_is_attributed_from_its_checkout_session() {
+    use stripe_revenue::fixtures::{price, subscription_invoice};
+    let (stripe, base) = start_stripe(false).await;
+    let (sync, pulsora) = sync_with(&base).await;
+    let basic = price("price_basic", 2000, "usd", "month");
+    let mut invoice = subscription_invoice(
+        1,
+        1,
+        "subscription_create",
+        2000,
+        &basic,
+        1,
+        1_700_000_000,
+        ApiShape::Basil,
+    );
+    invoice["customer"] = serde_json::json!("cus_unknown");
+    invoice["parent"]["subscription_details"] =
+        serde_json::json!({ "subscription": "sub_x", "metadata": {} });
+    let e = event(
+        "evt_session",
+        "invoice.paid",
+        1_700_000_000,
+        ApiShape::Basil,
+        invoice,
+        None,
+    );
+    let verified =
+        VerifiedStripeEvent::from_verified_bytes(bytes::Bytes::from(e.to_string())).unwrap();
+    assert_eq!(sync.handle(&verified).await.status(), 200);
+    let body = &pulsora.accepted()["in_demo_1_1"][0];
+    assert_eq!(body["visitor_fingerprint"], "fp_cs");
+    assert_eq!(body["session_id"], "sess_cs");
+    assert_eq!(
+        stripe.calls.load(Ordering::SeqCst),
+        2,
+        "customer first, then the Checkout Session"
+    );
+}
