@@ -1,4 +1,65 @@
-//! placeholder docs
+//! Verified Stripe events → Pulsora revenue events: exact money, MRR that adds up, attribution.
+//!
+//! Two layers:
+//!
+//! - a **pure mapping**, [`map_event`]: one [`VerifiedStripeEvent`](stripe_webhook::VerifiedStripeEvent)
+//!   plus what earlier events taught ([`state::Context`]) gives zero or more
+//!   [`pulsora::RevenueEvent`]s and the [`state::StateUpdate`]s to remember. No I/O, so every rule
+//!   is tested directly (golden files per event type and API shape; scenarios in Stripe's order,
+//!   shuffled, and with every event delivered twice);
+//! - [`RevenueSync`]: loads the state of the event's customer, subscription or charge from a
+//!   [`StateStore`], maps, sends each revenue event not yet delivered with the Pulsora client, and
+//!   saves the new state. Its [`SyncOutcome`] becomes the webhook's answer: `503` for a transient
+//!   failure (so the replay claim is released and Stripe retries), `200` otherwise.
+//!
+//! ```no_run
+//! # #[cfg(feature = "axum")] {
+//! use axum::{routing::post, Router};
+//! use stripe_revenue::{revenue_handler, RevenueSync};
+//! use stripe_webhook::StripeWebhookLayer;
+//!
+//! let sync = RevenueSync::new(pulsora::Revenue::dry_run()); // logs the payloads it would send
+//! let app: Router = Router::new()
+//!     .route("/api/webhooks/stripe", post(revenue_handler))
+//!     .layer(StripeWebhookLayer::new("whsec_…"))
+//!     .with_state(sync);
+//! # }
+//! ```
+//!
+//! # The mapping
+//!
+//! | Stripe event | when | Pulsora `event_type` |
+//! |---|---|---|
+//! | `checkout.session.completed` / `…async_payment_succeeded` | mode `payment`, paid | `purchase` |
+//! | `checkout.session.completed` | mode `subscription` | nothing: attribution learned; money comes from the invoice |
+//! | `invoice.paid` (or `invoice.payment_succeeded`, per [`Policy::invoice_event`]) | first invoice of a subscription, amount > 0 | `subscription` + `mrr_impact` |
+//! | same | cycle invoice | `renewal` |
+//! | same | other paid invoices | `purchase` |
+//! | `customer.subscription.created/updated` | MRR up / down | `upgrade` / `downgrade` |
+//! | `customer.subscription.updated/deleted` | MRR to 0 | `churn` |
+//! | `charge.refunded` | each new refunded amount | `refund` |
+//!
+//! Invariants: **money once** (transaction ids from Stripe object ids, delivered ids
+//! remembered); **MRR adds up** (a ledger per subscription: each event reports
+//! `current − reported`, an event older than the ledger's state is not applied); **exact money**
+//! (integers in Stripe's minor units with Stripe's exponent per currency, see [`currency`]);
+//! **both API shapes** (before and after `2025-03-31.basil`).
+//!
+//! # Attribution
+//!
+//! The object's metadata, then a related object's metadata in the payload, then what earlier
+//! events taught, then the Stripe API (feature `stripe-api`), then a placeholder — see
+//! [`attribution`].
+//!
+//! # Feature flags
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | [`revenue_handler`] |
+//! | `actix-web` | [`actix_revenue_handler`] |
+//! | `sqlite` | [`SqliteStateStore`] |
+//! | `redis` | [`RedisStateStore`] |
+//! | `stripe-api` | [`StripeApi`], the attribution lookup |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -19,7 +19,7 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>>
 pub struct StateError(pub String);
 
 /// Persistence for the mapping's state. Implementations: [`MemoryStateStore`] (default) and
-/// [`KvStateStore`](crate::KvStateStore) over SQLite or Redis.
+/// `SqliteStateStore` (feature `sqlite`) and `RedisStateStore` (feature `redis`).
 pub trait StateStore: Send + Sync + 'static {
     /// The context for an event about `subjects`.
     fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context>;
