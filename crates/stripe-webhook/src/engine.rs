@@ -133,9 +133,10 @@ impl Engine {
         Fut: Future<Output = R>,
         R: HandlerOutcome,
     {
-        let result = self.run(head.clone(), body, handler).await;
+        let peer = head.peer;
+        let result = self.run(head, body, handler).await;
         if let Err(rejection) = &result {
-            log_rejection(&head, rejection);
+            log_rejection(peer, rejection);
         }
         result
     }
@@ -190,8 +191,8 @@ impl Engine {
     }
 }
 
-fn log_rejection(head: &RequestHead, rejection: &Rejection) {
-    let ip = head.peer.map(tracing::field::display);
+fn log_rejection(peer: Option<IpAddr>, rejection: &Rejection) {
+    let ip = peer.map(tracing::field::display);
     match rejection {
         Rejection::Duplicate { event_id } => {
             tracing::debug!(event_id = %event_id, "duplicate Stripe event acknowledged")

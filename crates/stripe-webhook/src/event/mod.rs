@@ -72,7 +72,8 @@ struct Inner {
     livemode: bool,
     api_version: Option<String>,
     account: Option<String>,
-    object_id: Option<String>,
+    /// `data.object.id`, parsed on first use.
+    object_id: std::sync::OnceLock<Option<String>>,
     object: Option<Range<usize>>,
     previous_attributes: Option<Range<usize>>,
     related_object: Option<Range<usize>>,
@@ -138,7 +139,13 @@ impl VerifiedStripeEvent {
 
     /// `data.object.id`, when the object has a string id.
     pub fn object_id(&self) -> Option<&str> {
-        self.inner.object_id.as_deref()
+        self.inner
+            .object_id
+            .get_or_init(|| {
+                self.slice(self.inner.object.as_ref())
+                    .and_then(parse::object_id)
+            })
+            .as_deref()
     }
 
     /// The exact bytes Stripe signed.
@@ -200,7 +207,7 @@ impl fmt::Debug for VerifiedStripeEvent {
             .field("type", &self.inner.event_type.as_str())
             .field("kind", &self.inner.kind)
             .field("livemode", &self.inner.livemode)
-            .field("object_id", &self.inner.object_id)
+            .field("object_id", &self.object_id())
             .field("bytes", &self.inner.raw.len())
             .finish()
     }

@@ -71,6 +71,14 @@ struct ObjectId<'a> {
     id: Option<Cow<'a, str>>,
 }
 
+/// `data.object.id`, read on first use: the hot path never scans the object twice.
+pub(super) fn object_id(object: &[u8]) -> Option<String> {
+    serde_json::from_slice::<ObjectId<'_>>(object)
+        .ok()
+        .and_then(|o| o.id)
+        .map(Cow::into_owned)
+}
+
 pub(super) fn parse(raw: Bytes) -> Result<Inner, InvalidEvent> {
     let envelope: Envelope<'_> =
         serde_json::from_slice(&raw).map_err(|e| InvalidEvent::new(e.to_string()))?;
@@ -86,20 +94,13 @@ pub(super) fn parse(raw: Bytes) -> Result<Inner, InvalidEvent> {
     if envelope.id.is_empty() {
         return Err(InvalidEvent::new("`id` is empty"));
     }
-    let (object, previous_attributes, object_id) = match (&envelope.data, kind) {
-        (Some(data), _) => {
-            let id = serde_json::from_str::<ObjectId<'_>>(data.object.get())
-                .ok()
-                .and_then(|o| o.id)
-                .map(Cow::into_owned);
-            (
-                Some(range_of(&raw, data.object)),
-                data.previous_attributes.map(|p| range_of(&raw, p)),
-                id,
-            )
-        }
+    let (object, previous_attributes) = match (&envelope.data, kind) {
+        (Some(data), _) => (
+            Some(range_of(&raw, data.object)),
+            data.previous_attributes.map(|p| range_of(&raw, p)),
+        ),
         (None, EventKind::Snapshot) => return Err(InvalidEvent::new("missing `data.object`")),
-        (None, EventKind::Thin) => (None, None, None),
+        (None, EventKind::Thin) => (None, None),
     };
     Ok(Inner {
         id: envelope.id.into_owned(),
@@ -112,7 +113,7 @@ pub(super) fn parse(raw: Bytes) -> Result<Inner, InvalidEvent> {
         livemode: envelope.livemode.unwrap_or(false),
         api_version: envelope.api_version.map(Cow::into_owned),
         account: envelope.account.map(Cow::into_owned),
-        object_id,
+        object_id: std::sync::OnceLock::new(),
         object,
         previous_attributes,
         related_object: envelope.related_object.map(|r| range_of(&raw, r)),

@@ -142,6 +142,9 @@ async fn settle(
             &shared,
         );
     }
+    if !shared.config.cache_in_front {
+        return;
+    }
     if success {
         // A plain insert (cheaper than a compute): whatever raced with it, "processed" is
         // the truth now, and concurrent computes only ever write "processed" or nothing.

@@ -62,7 +62,7 @@ pub(crate) struct ReplayGuard {
 
 /// What claims need after the request that made them is gone (a release spawned from `Drop`).
 pub(super) struct Shared {
-    pub(super) cache: Cache<Box<str>, Slot>,
+    pub(super) cache: Cache<Box<str>, Slot, foldhash::fast::RandomState>,
     pub(super) config: ReplayConfig,
 }
 
@@ -86,7 +86,8 @@ impl ReplayGuard {
                 lease: config.lease_ttl,
                 processed: config.processed_ttl,
             })
-            .build();
+            // Ids are verified before they are hashed: a fast seeded hasher is enough.
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
             shared: Arc::new(Shared {
                 cache,
@@ -137,28 +138,40 @@ impl ReplayGuard {
         });
 
         let mut decision = Decision::Duplicate;
+        if !config.cache_in_front {
+            let outcome = with_timeout(
+                config.store_timeout,
+                config.store.claim(&key, token, config.lease_ttl),
+            )
+            .await;
+            decision = decide(outcome, token, config).0;
+        }
         let decided = &mut decision;
         let store_key = &*key;
-        shared
-            .cache
-            .entry(key.clone())
-            .and_compute_with(|entry| async move {
-                let (slot, op) = match entry.map(|entry| entry.into_value()) {
-                    Some(Slot::Processed) => (Decision::Duplicate, Op::Nop),
-                    Some(Slot::InFlight(_)) => (Decision::InFlight(config.retry_after), Op::Nop),
-                    None => {
-                        let outcome = with_timeout(
-                            config.store_timeout,
-                            config.store.claim(store_key, token, config.lease_ttl),
-                        )
-                        .await;
-                        decide(outcome, token, config)
-                    }
-                };
-                *decided = slot;
-                op
-            })
-            .await;
+        if config.cache_in_front {
+            shared
+                .cache
+                .entry(key.clone())
+                .and_compute_with(|entry| async move {
+                    let (slot, op) = match entry.map(|entry| entry.into_value()) {
+                        Some(Slot::Processed) => (Decision::Duplicate, Op::Nop),
+                        Some(Slot::InFlight(_)) => {
+                            (Decision::InFlight(config.retry_after), Op::Nop)
+                        }
+                        None => {
+                            let outcome = with_timeout(
+                                config.store_timeout,
+                                config.store.claim(store_key, token, config.lease_ttl),
+                            )
+                            .await;
+                            decide(outcome, token, config)
+                        }
+                    };
+                    *decided = slot;
+                    op
+                })
+                .await;
+        }
 
         match decision {
             Decision::Claimed { store_held } => {
@@ -284,6 +297,8 @@ mod tests {
         for (capacity, inserts) in [(1_000u64, 10_000usize), (100, 1_000)] {
             let config = ReplayConfig {
                 cache_capacity: capacity,
+                // As with any store given to `replay_store`: the cache sits in front.
+                cache_in_front: true,
                 ..ReplayConfig::default()
             };
             let guard = guard(config);
@@ -335,6 +350,7 @@ mod tests {
             .expect("memory store");
         let config = ReplayConfig {
             store: store.clone(),
+            cache_in_front: true,
             ..ReplayConfig::default()
         };
         let guard = guard(config);
