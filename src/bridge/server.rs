@@ -101,13 +101,23 @@ pub async fn serve(
     app: Router,
     deadline: Duration,
 ) -> std::io::Result<()> {
+    serve_until(listener, app, deadline, shutdown_signal()).await
+}
+
+/// [`serve`] with the shutdown trigger given by the caller (tests restart a server this way).
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    deadline: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
     use hyper_util::rt::{TokioExecutor, TokioIo};
     use hyper_util::server::conn::auto::Builder;
     use hyper_util::service::TowerToHyperService;
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(shutdown);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
