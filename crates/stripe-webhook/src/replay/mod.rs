@@ -21,10 +21,15 @@
 //!
 //! # Cache and store
 //!
-//! Two layers decide. A [`moka`] cache in each layer (bounded by entry count, the same TTLs)
-//! answers duplicates seen recently without a store round trip, and makes the decision for
-//! concurrent deliveries of one id *inside one process* in one atomic step (a per-key compute).
-//! Behind it a [`ReplayStore`] is the authority across restarts or instances:
+//! With a store given to [`replay_store`](crate::StripeWebhookLayer::replay_store) (SQLite,
+//! Redis, your own), two layers decide. A [`moka`] cache in each layer (bounded by entry count,
+//! the same TTLs) answers duplicates seen recently without a store round trip, and makes the
+//! decision for concurrent deliveries of one id *inside one process* in one atomic step (a
+//! per-key compute). Behind it the [`ReplayStore`] is the authority across restarts or
+//! instances. The default in-process [`MemoryStore`] decides alone: it already answers from
+//! memory and atomically under its lock, so a cache in front would only do the work twice (it
+//! cost a third of the layer's throughput in the load benchmark).
+//!
 //!
 //! | cache | store | answer | cache afterwards |
 //! |---|---|---|---|
