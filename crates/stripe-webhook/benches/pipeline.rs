@@ -1,5 +1,5 @@
-//! The whole in-process pipeline through the tower service (rate limit + body + verify + parse
-//! + replay claim/commit + handler) against the same handler without the layer, on freshly
+//! The whole in-process pipeline through the tower service (rate limit, body, verify, parse,
+//! replay claim and commit, handler) against the same handler without the layer, on freshly
 //! signed 4 KiB events with unique ids. No sockets: this isolates the layer's own cost.
 
 use bytes::Bytes;
@@ -66,7 +66,7 @@ fn pipeline(c: &mut Criterion) {
     group.bench_function("without_layer", |b| {
         b.iter_batched(
             || prepare(counter.fetch_add(1, Ordering::Relaxed)),
-            |request| runtime.block_on(bare.clone().oneshot(request)).unwrap(),
+            |request| runtime.block_on(bare.oneshot(request)).unwrap(),
             criterion::BatchSize::SmallInput,
         )
     });
