@@ -154,3 +154,30 @@ impl Bridge {
         })
     }
 }
+
+/// What both examples do before serving: read the environment (a bad value prints the message
+/// and exits with code 2), start logging, say which development defaults are in use, and build
+/// the pieces. Exits the process on error: meant for `main` of a demo, not for a library.
+pub async fn example_setup() -> (EnvConfig, Bridge) {
+    let config = EnvConfig::from_env().unwrap_or_else(|error| {
+        eprintln!("configuration error: {error}");
+        std::process::exit(2);
+    });
+    init_logging(&config);
+    if let (secrets, true) = secrets_or_dev(&config) {
+        println!(
+            "STRIPE_WEBHOOK_SECRET is unset; using the development secret {}",
+            secrets[0]
+        );
+    }
+    if config.pulsora_token.is_none() {
+        println!(
+            "PULSORA_API_TOKEN is unset: dry run, each Pulsora payload is logged instead of sent"
+        );
+    }
+    let bridge = Bridge::from_config(&config).await.unwrap_or_else(|error| {
+        eprintln!("start-up error: {error}");
+        std::process::exit(2);
+    });
+    (config, bridge)
+}

@@ -9,5 +9,7 @@ pub mod metrics;
 pub mod server;
 pub mod trigger;
 
-pub use build::{init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET};
+pub use build::{
+    example_setup, init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET,
+};
 pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
