@@ -33,6 +33,22 @@ pub trait StateStore: Send + Sync + 'static {
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
     }
+
+    /// Takes an exclusive lock on one subject (a subscription, charge or customer id) across
+    /// every process sharing the store, so two instances never read-modify-write the same MRR
+    /// ledger at once. Returns a token for [`unlock`](Self::unlock). Stores used by one process
+    /// need nothing ([`RevenueSync`](crate::RevenueSync) already serializes a subject inside the
+    /// process): the default returns `None`.
+    fn lock<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<u128>> {
+        let _ = subject;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Releases a lock taken by [`lock`](Self::lock) (only if `token` still holds it).
+    fn unlock<'a>(&'a self, subject: &'a str, token: u128) -> StoreFuture<'a, ()> {
+        let _ = (subject, token);
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// State in process memory: one instance, lost on restart.

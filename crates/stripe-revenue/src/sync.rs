@@ -250,6 +250,31 @@ impl RevenueSync {
             Err(error) => return self.unreadable(event, &error),
         };
         let _turn = inner.stripes[stripe_of(&subjects)].lock().await;
+        // Across processes (a shared Redis), the store serializes the subject too.
+        let subject = subject_of(&subjects).map(str::to_owned);
+        let token = match &subject {
+            Some(subject) => match inner.store.lock(subject).await {
+                Ok(token) => token,
+                Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+            },
+            None => None,
+        };
+        let outcome = self.run_locked(event, subjects).await;
+        if let (Some(subject), Some(token)) = (&subject, token) {
+            if let Err(StateError(reason)) = inner.store.unlock(subject, token).await {
+                // The lock expires by itself; the outcome stands.
+                tracing::warn!(event_id = event.id(), "state lock not released: {reason}");
+            }
+        }
+        outcome
+    }
+
+    async fn run_locked(
+        &self,
+        event: &VerifiedStripeEvent,
+        subjects: crate::map::Subjects,
+    ) -> SyncOutcome {
+        let inner = &self.inner;
         #[allow(unused_mut)]
         let mut context = match inner.store.load(&subjects).await {
             Ok(context) => context,
@@ -363,12 +388,18 @@ fn remember_lookup(
     }
 }
 
-fn stripe_of(subjects: &crate::map::Subjects) -> usize {
-    let key = subjects
+/// The id whose state an event reads and writes: its subscription, else its charge, else its
+/// customer (attribution).
+fn subject_of(subjects: &crate::map::Subjects) -> Option<&str> {
+    subjects
         .subscription
-        .as_ref()
-        .or(subjects.charge.as_ref())
-        .or(subjects.customer.as_ref());
+        .as_deref()
+        .or(subjects.charge.as_deref())
+        .or(subjects.customer.as_deref())
+}
+
+fn stripe_of(subjects: &crate::map::Subjects) -> usize {
+    let key = subject_of(subjects);
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     key.hash(&mut hasher);
     (hasher.finish() % STRIPES as u64) as usize

@@ -121,3 +121,77 @@ async fn redis_down_is_a_transient_failure() {
         .unwrap_err();
     assert!(err.to_string().contains("redis"), "{err}");
 }
+
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_of_one_subscription_on_two_instances_keep_mrr_exact() {
+    use stripe_revenue::fixtures::{event, price, subscription};
+    use stripe_revenue::RedisStateStore;
+    let Ok(url) = std::env::var("STRIPE_PULSORA_TEST_REDIS_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide STRIPE_PULSORA_TEST_REDIS_URL"
+        );
+        eprintln!("note: STRIPE_PULSORA_TEST_REDIS_URL unset; skipping");
+        return;
+    };
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let a = sync(&pulsora_url, RedisStateStore::connect(&url).await.unwrap());
+    let b = sync(&pulsora_url, RedisStateStore::connect(&url).await.unwrap());
+    // One subscription changing quantity 40 times (MRR 20.00 × quantity), every change delivered
+    // at once, alternately to two instances: without a cross-instance lock their ledger
+    // read-modify-writes interleave and the reported MRR drifts from the final MRR.
+    let n = 700_000 + std::process::id() % 100_000;
+    let basic = price("price_basic", 2000, "usd", "month");
+    let changes = 40i64;
+    // First the paid first invoice: the subscription is paying 20.00 a month.
+    let invoice = stripe_revenue::fixtures::subscription_invoice(
+        n,
+        1,
+        "subscription_create",
+        2000,
+        &basic,
+        1,
+        1_700_000_000,
+        ApiShape::Legacy,
+    );
+    let first = event(
+        &format!("evt_lock_{n}_0"),
+        "invoice.paid",
+        1_700_000_000,
+        ApiShape::Legacy,
+        invoice,
+        None,
+    );
+    assert_eq!(a.handle(&verified(&first)).await.status(), 200);
+    let mut tasks = Vec::new();
+    for q in 1..=changes {
+        let object = subscription(n, "active", basic.clone(), q, 1_700_000_000);
+        let e = event(
+            &format!("evt_lock_{n}_{q}"),
+            "customer.subscription.updated",
+            1_700_000_000 + q,
+            ApiShape::Basil,
+            object,
+            None,
+        );
+        let instance = if q % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            instance.handle(&verified(&e)).await.status()
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    let mrr: Decimal = pulsora
+        .accepted()
+        .values()
+        .filter_map(|bodies| {
+            bodies[0]
+                .get("mrr_impact")
+                .map(|m| Decimal::from_str(&m.to_string()).unwrap())
+        })
+        .sum();
+    // Whatever order they ran in, the newest state (quantity 40) wins: 800.00 per month.
+    assert_eq!(mrr, Decimal::from_str("800.00").unwrap());
+}

@@ -121,6 +121,20 @@ pub(crate) async fn save(kv: &impl KeyValue, updates: &[StateUpdate]) -> Result<
 /// Implements [`StateStore`](crate::StateStore) for a newtype over a [`KeyValue`] backend.
 macro_rules! kv_state_store {
     ($ty:ty) => {
+        $crate::kv::kv_state_store!(@impl $ty, {});
+    };
+    ($ty:ty, locking) => {
+        $crate::kv::kv_state_store!(@impl $ty, {
+            fn lock<'a>(&'a self, subject: &'a str) -> $crate::StoreFuture<'a, Option<u128>> {
+                Box::pin(self.lock_subject(subject))
+            }
+
+            fn unlock<'a>(&'a self, subject: &'a str, token: u128) -> $crate::StoreFuture<'a, ()> {
+                Box::pin(self.unlock_subject(subject, token))
+            }
+        });
+    };
+    (@impl $ty:ty, { $($extra:tt)* }) => {
         impl $crate::StateStore for $ty {
             fn load<'a>(
                 &'a self,
@@ -161,6 +175,8 @@ macro_rules! kv_state_store {
             fn ping(&self) -> $crate::StoreFuture<'_, ()> {
                 Box::pin($crate::kv::KeyValue::ping(self))
             }
+
+            $($extra)*
         }
     };
 }

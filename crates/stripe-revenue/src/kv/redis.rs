@@ -87,4 +87,69 @@ impl KeyValue for RedisStateStore {
     }
 }
 
-super::kv_state_store!(RedisStateStore);
+/// How long a subject lock lives if its holder dies before unlocking.
+const LOCK_TTL: Duration = Duration::from_secs(10);
+/// How long to wait for a busy subject before answering 503 (Stripe retries).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// Deletes the lock only if it still holds our token.
+const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end";
+
+fn lock_key(subject: &str) -> String {
+    format!("stripe-pulsora:lock:{subject}")
+}
+
+/// A token unique to this lock holder: process, time and a counter.
+fn new_token() -> u128 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    (u128::from(std::process::id()) << 96)
+        ^ nanos
+        ^ (u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)) << 64)
+}
+
+impl RedisStateStore {
+    pub(crate) async fn lock_subject(&self, subject: &str) -> Result<Option<u128>, StateError> {
+        let token = new_token();
+        let key = lock_key(subject);
+        let started = std::time::Instant::now();
+        loop {
+            let mut pipe = redis::pipe();
+            pipe.cmd("SET")
+                .arg(&key)
+                .arg(token.to_string())
+                .arg("NX")
+                .arg("PX")
+                .arg(LOCK_TTL.as_millis() as u64);
+            let (answer,): (Option<String>,) = self.run(pipe).await?;
+            if answer.is_some() {
+                return Ok(Some(token));
+            }
+            if started.elapsed() > LOCK_WAIT {
+                return Err(StateError(format!(
+                    "subject {subject} is being updated by another instance"
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    pub(crate) async fn unlock_subject(
+        &self,
+        subject: &str,
+        token: u128,
+    ) -> Result<(), StateError> {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVAL")
+            .arg(UNLOCK)
+            .arg(1)
+            .arg(lock_key(subject))
+            .arg(token.to_string());
+        self.run::<(i64,)>(pipe).await.map(|_| ())
+    }
+}
+
+super::kv_state_store!(RedisStateStore, locking);
