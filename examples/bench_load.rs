@@ -69,7 +69,7 @@ impl Signer {
     /// A unique event (`evt_bench_<run>_<n>`) and its `Stripe-Signature`.
     fn next(&mut self, run: u64, n: u64) -> (Bytes, String) {
         let t = unix_now();
-        if self.cached.as_ref().map_or(true, |(ct, _)| *ct != t) {
+        if self.cached.as_ref().is_none_or(|(ct, _)| *ct != t) {
             let mut mac = self.key.clone();
             mac.update(t.to_string().as_bytes());
             mac.update(b".");

@@ -297,7 +297,7 @@ impl Mapper<'_> {
                 // A paid cycle means the subscription is active, so it is worth its items' MRR.
                 let stated = invoice_lines_mrr(&invoice, currency).or(ledger.list_mrr);
                 if let Some(stated) = stated {
-                    if ledger.state_created.map_or(true, |c| self.created() >= c) {
+                    if ledger.state_created.is_none_or(|c| self.created() >= c) {
                         ledger.known_mrr = Some(stated);
                         ledger.state_created = Some(self.created());
                     }

@@ -26,7 +26,7 @@ const DISTINCT: u32 = 1_000_000;
 
 /// The n-th of many distinct clients: IPv4 for even n, an IPv6 /64 for odd n.
 fn client(n: u32) -> IpAddr {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + n))
     } else {
         IpAddr::V6(Ipv6Addr::new(

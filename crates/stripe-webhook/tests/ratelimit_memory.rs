@@ -7,7 +7,7 @@ use stripe_webhook::{ClientRateLimiter, Quota, DEFAULT_FAILURE_LIMIT};
 const CAP: usize = 10_000;
 
 fn client(n: u32) -> IpAddr {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + n))
     } else {
         IpAddr::V6(Ipv6Addr::new(
