@@ -1,0 +1,297 @@
+//! The pure mapping: one verified Stripe event plus what earlier events taught → zero or more
+//! Pulsora revenue events and the state changes to remember.
+//!
+//! An event takes one path through this module:
+//! 1. [`parse`] reads `data.object` as the Stripe object its type announces ([`Object`]);
+//! 2. attribution is resolved once, from the object (and related objects carried in the
+//!    payload), then what earlier events taught, then the placeholder; what the object itself
+//!    names is remembered for its customer and subscription;
+//! 3. one pure function per Stripe object — [`checkout`], [`invoice`], [`subscription`],
+//!    [`charge`] — turns (object, subject state) into drafts and state updates;
+//! 4. drafts become Pulsora requests (currency hook applied) in one place.
+
+mod charge;
+mod checkout;
+mod invoice;
+mod subscription;
+
+use crate::attribution::{self, Source};
+use crate::draft::Draft;
+use crate::policy::{InvoiceEvent, Policy};
+use crate::state::{Attribution, Context, StateUpdate};
+use crate::stripe::{Charge, CheckoutSession, Expandable, Invoice, Subscription};
+use pulsora::RevenueEvent;
+use serde_json::json;
+use stripe_webhook::{EventType, VerifiedStripeEvent};
+
+/// The result of mapping one event.
+#[derive(Debug, Clone, Default)]
+pub struct Mapping {
+    /// The revenue events to send, in order.
+    pub events: Vec<RevenueEvent>,
+    /// What to remember once they are delivered.
+    pub updates: Vec<StateUpdate>,
+    /// Why nothing (or less than expected) was emitted, for logs.
+    pub notes: Vec<String>,
+}
+
+/// The ids an event concerns, so the caller can load their state before mapping.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Subjects {
+    /// The customer, if known.
+    pub customer: Option<String>,
+    /// The subscription, if any.
+    pub subscription: Option<String>,
+    /// The charge, for refunds.
+    pub charge: Option<String>,
+}
+
+/// The event's `data.object` could not be read as the object its type announces.
+#[derive(Debug, thiserror::Error)]
+#[error("{event_type} event {event_id}: data.object is not a valid {expected}: {source}")]
+pub struct MapError {
+    event_id: String,
+    event_type: String,
+    expected: &'static str,
+    #[source]
+    source: serde_json::Error,
+}
+
+/// The Stripe object an event carries, read once.
+pub(crate) enum Object {
+    Checkout(CheckoutSession),
+    Invoice(Invoice),
+    Subscription(Subscription),
+    Charge(Charge),
+    /// Not a revenue event.
+    Other,
+}
+
+fn object<T: serde::de::DeserializeOwned>(
+    event: &VerifiedStripeEvent,
+    expected: &'static str,
+) -> Result<T, MapError> {
+    event.object().map_err(|source| MapError {
+        event_id: event.id().to_owned(),
+        event_type: event.event_type().to_string(),
+        expected,
+        source,
+    })
+}
+
+/// Reads `data.object` as the object the event type announces.
+pub(crate) fn parse(event: &VerifiedStripeEvent) -> Result<Object, MapError> {
+    Ok(match event.event_type() {
+        EventType::CheckoutSessionCompleted | EventType::CheckoutSessionAsyncPaymentSucceeded => {
+            Object::Checkout(object(event, "Checkout Session")?)
+        }
+        EventType::InvoicePaid | EventType::InvoicePaymentSucceeded => {
+            Object::Invoice(object(event, "Invoice")?)
+        }
+        EventType::CustomerSubscriptionCreated
+        | EventType::CustomerSubscriptionUpdated
+        | EventType::CustomerSubscriptionDeleted => {
+            Object::Subscription(object(event, "Subscription")?)
+        }
+        EventType::ChargeRefunded => Object::Charge(object(event, "Charge")?),
+        _ => Object::Other,
+    })
+}
+
+impl Object {
+    fn subjects(&self) -> Subjects {
+        let id = |e: &Option<Expandable>| e.as_ref().map(|e| e.id.clone());
+        match self {
+            Self::Checkout(s) => Subjects {
+                customer: id(&s.customer),
+                subscription: id(&s.subscription),
+                charge: None,
+            },
+            Self::Invoice(i) => Subjects {
+                customer: id(&i.customer),
+                subscription: i.subscription_id().map(str::to_owned),
+                charge: None,
+            },
+            Self::Subscription(s) => Subjects {
+                customer: id(&s.customer),
+                subscription: Some(s.id.clone()),
+                charge: None,
+            },
+            Self::Charge(c) => Subjects {
+                customer: id(&c.customer),
+                subscription: None,
+                charge: Some(c.id.clone()),
+            },
+            Self::Other => Subjects::default(),
+        }
+    }
+
+    /// The attribution the payload names (the object's own metadata, then a related object's
+    /// metadata snapshot), and the ids to remember it for.
+    fn named_attribution(&self) -> (Option<Attribution>, Option<Attribution>, Vec<&str>) {
+        fn id(e: &Option<Expandable>) -> Option<&str> {
+            e.as_ref().map(Expandable::id)
+        }
+        match self {
+            Self::Checkout(s) => (
+                attribution::from_metadata(s.metadata.as_ref()),
+                None,
+                [id(&s.customer), id(&s.subscription)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            Self::Invoice(i) => (
+                attribution::from_metadata(i.metadata.as_ref()),
+                attribution::from_metadata(i.subscription_metadata()),
+                [id(&i.customer), i.subscription_id()]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            Self::Subscription(s) => (
+                attribution::from_metadata(s.metadata.as_ref()),
+                None,
+                [id(&s.customer), Some(s.id.as_str())]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            ),
+            // A charge's metadata is used for its refund, never remembered for the customer.
+            Self::Charge(c) => (
+                attribution::from_metadata(c.metadata.as_ref()),
+                None,
+                Vec::new(),
+            ),
+            Self::Other => (None, None, Vec::new()),
+        }
+    }
+}
+
+/// Which ids the event concerns.
+pub fn subjects(event: &VerifiedStripeEvent) -> Result<Subjects, MapError> {
+    Ok(parse(event)?.subjects())
+}
+
+/// What every per-object mapping knows about the event besides its object and subject state.
+pub(crate) struct Envelope<'a> {
+    /// `evt_…`
+    pub(crate) event_id: &'a str,
+    /// The event type.
+    pub(crate) event_type: &'a EventType,
+    /// The event's `created` (Unix seconds; 0 if absent).
+    pub(crate) created: i64,
+    /// The attribution resolved for this event.
+    pub(crate) attribution: Attribution,
+    /// Where it came from.
+    pub(crate) source: Source,
+    /// The mapping policy.
+    pub(crate) policy: &'a Policy,
+}
+
+/// What a per-object mapping returns.
+#[derive(Default)]
+pub(crate) struct Mapped {
+    pub(crate) drafts: Vec<Draft>,
+    pub(crate) updates: Vec<StateUpdate>,
+    pub(crate) notes: Vec<String>,
+}
+
+impl Mapped {
+    /// Nothing to send, with the reason.
+    pub(crate) fn note(note: impl Into<String>) -> Self {
+        Self {
+            notes: vec![note.into()],
+            ..Self::default()
+        }
+    }
+}
+
+/// Maps one event. Pure: the same event and context always give the same result.
+pub fn map_event(
+    event: &VerifiedStripeEvent,
+    context: &Context,
+    policy: &Policy,
+) -> Result<Mapping, MapError> {
+    let object = parse(event)?;
+    let counted = match (event.event_type(), &object) {
+        (EventType::InvoicePaid, _) => policy.invoice_event == InvoiceEvent::Paid,
+        (EventType::InvoicePaymentSucceeded, _) => {
+            policy.invoice_event == InvoiceEvent::PaymentSucceeded
+        }
+        (_, Object::Other) => false,
+        _ => true,
+    };
+    if !counted {
+        return Ok(Mapping {
+            notes: vec![format!("{} is not a revenue event", event.event_type())],
+            ..Mapping::default()
+        });
+    }
+
+    // Attribution, once per event: what the payload names, then what earlier events taught,
+    // then the placeholder. What the payload names is remembered for later events.
+    let (own, related, keys) = object.named_attribution();
+    let (attribution, source) =
+        attribution::resolve(own, related, context.learned.as_ref(), &policy.placeholder);
+    let mut updates = Vec::new();
+    if !matches!(source, Source::Placeholder | Source::Learned) {
+        for key in keys {
+            updates.push(StateUpdate::Attribution(
+                key.to_owned(),
+                attribution.clone(),
+            ));
+        }
+    }
+
+    let envelope = Envelope {
+        event_id: event.id(),
+        event_type: event.event_type(),
+        created: event.created_unix().unwrap_or(0),
+        attribution,
+        source,
+        policy,
+    };
+    let mapped = match &object {
+        Object::Checkout(session) => checkout::map(session, &envelope),
+        Object::Invoice(invoice) => invoice::map(invoice, context.subscription.as_ref(), &envelope),
+        Object::Subscription(sub) => {
+            subscription::map(sub, context.subscription.as_ref(), &envelope)
+        }
+        Object::Charge(charge) => charge::map(charge, context.charge, &envelope),
+        Object::Other => Mapped::default(),
+    };
+    updates.extend(mapped.updates);
+    let processor = policy.payment_processor.as_str();
+    Ok(Mapping {
+        events: mapped
+            .drafts
+            .into_iter()
+            .map(|d| convert_currency(d, policy).into_revenue_event(processor))
+            .collect(),
+        updates,
+        notes: mapped.notes,
+    })
+}
+
+/// Applies the policy's currency conversion hook (off by default) to the amount and the MRR
+/// change, keeping the original figures in the metadata.
+fn convert_currency(mut draft: Draft, policy: &Policy) -> Draft {
+    let Some(converter) = &policy.converter else {
+        return draft;
+    };
+    let Some((amount, currency)) = converter.convert(draft.amount, &draft.currency) else {
+        return draft;
+    };
+    draft.metadata["original_amount"] = json!(draft.amount.to_string());
+    draft.metadata["original_currency"] = json!(draft.currency);
+    if let Some(mrr) = draft.mrr_impact {
+        draft.mrr_impact = converter
+            .convert(mrr, &draft.currency)
+            .map(|(converted, _)| converted)
+            .or(Some(mrr));
+    }
+    draft.amount = amount;
+    draft.currency = currency;
+    draft
+}
