@@ -112,7 +112,7 @@ async fn serve() -> ExitCode {
         );
     }
     tracing::info!(bind = %config.bind, "stripe-pulsora listening on /api/webhooks/stripe");
-    let app = bridge::server::router(parts.layer, parts.sync, parts.metrics);
+    let app = bridge::server::app(parts);
     match bridge::server::serve(listener, app, config.shutdown_deadline).await {
         Ok(()) => {
             // Let claim releases of cut deliveries reach the store before the runtime stops.

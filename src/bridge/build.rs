@@ -90,6 +90,8 @@ pub struct Bridge {
     pub sync: RevenueSync,
     /// Counters for `/metrics`.
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
+    /// The SQLite file of `STRIPE_PULSORA_REPLAY_STORE=sqlite:…`, checked by `/readyz`.
+    pub store_file: Option<std::path::PathBuf>,
 }
 
 impl Bridge {
@@ -147,10 +149,15 @@ impl Bridge {
                 );
             }
         }
+        let store_file = match &config.store {
+            StoreSetting::Sqlite(path) => Some(std::path::PathBuf::from(path)),
+            _ => None,
+        };
         Ok(Self {
             layer,
             sync,
             metrics: std::sync::Arc::default(),
+            store_file,
         })
     }
 }

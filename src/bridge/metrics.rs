@@ -15,7 +15,8 @@ const BUCKETS: [f64; 10] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 
 pub struct Metrics {
     /// Webhook answers by outcome code (`ok`, `duplicate`, `rate_limited`, `signature_mismatch`…).
     outcomes: Mutex<BTreeMap<String, u64>>,
-    /// Pulsora calls: `sent`, `already_sent`, `transient_failure`, `permanent_failure`.
+    /// Pulsora calls: `sent`, `already_sent`, `transient_failure`, `permanent_failure`,
+    /// `configuration_fault`.
     pulsora: Mutex<BTreeMap<&'static str, u64>>,
     buckets: [AtomicU64; BUCKETS.len()],
     count: AtomicU64,
@@ -46,9 +47,19 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// The Prometheus text exposition; `pulsora_fault`: Pulsora refused the token or endpoint
+    /// and has not accepted an event since.
+    pub fn render(&self, pulsora_fault: bool) -> String {
         let mut out = String::new();
+        out.push_str(
+            "# HELP stripe_pulsora_pulsora_configuration_fault 1 while Pulsora refuses the token or endpoint (401, 403, 404, 3xx); events are kept.\n",
+        );
+        out.push_str("# TYPE stripe_pulsora_pulsora_configuration_fault gauge\n");
+        let _ = writeln!(
+            out,
+            "stripe_pulsora_pulsora_configuration_fault {}",
+            u8::from(pulsora_fault)
+        );
         out.push_str(
             "# HELP stripe_pulsora_webhook_requests_total Webhook answers by outcome code.\n",
         );

@@ -20,15 +20,39 @@ pub struct AppState {
     pub sync: RevenueSync,
     /// The counters behind `/metrics`.
     pub metrics: Arc<Metrics>,
+    /// The SQLite file the stores live in, if any: `/readyz` checks it is still there (an open
+    /// connection keeps writing to a deleted file, and everything is lost at the next restart).
+    pub store_file: Option<std::path::PathBuf>,
+}
+
+/// The bridge's routes for everything [`Bridge::from_config`](super::Bridge::from_config)
+/// built: see [`router`].
+pub fn app(bridge: super::Bridge) -> Router {
+    router_with(
+        AppState {
+            sync: bridge.sync,
+            metrics: bridge.metrics,
+            store_file: bridge.store_file,
+        },
+        bridge.layer,
+    )
 }
 
 /// The bridge's routes: `POST /api/webhooks/stripe` behind `layer`, `GET /healthz`,
 /// `GET /readyz`, `GET /metrics`.
 pub fn router(layer: StripeWebhookLayer, sync: RevenueSync, metrics: Arc<Metrics>) -> Router {
-    let state = AppState {
-        sync,
-        metrics: metrics.clone(),
-    };
+    router_with(
+        AppState {
+            sync,
+            metrics,
+            store_file: None,
+        },
+        layer,
+    )
+}
+
+fn router_with(state: AppState, layer: StripeWebhookLayer) -> Router {
+    let metrics = state.metrics.clone();
     let webhook = Router::new()
         .route("/api/webhooks/stripe", post(webhook))
         .layer(layer)
@@ -52,6 +76,7 @@ async fn webhook(State(state): State<AppState>, event: VerifiedStripeEvent) -> i
         }
         SyncOutcome::Transient(_) => state.metrics.record_pulsora("transient_failure", 1),
         SyncOutcome::Permanent(_) => state.metrics.record_pulsora("permanent_failure", 1),
+        SyncOutcome::Misconfigured(_) => state.metrics.record_pulsora("configuration_fault", 1),
         _ => {}
     }
     (outcome.status(), Json(outcome.body()))
@@ -70,11 +95,22 @@ async fn measure(State(metrics): State<Arc<Metrics>>, request: Request, next: Ne
     response
 }
 
-async fn ready(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    // Configuration was validated at start-up; the stores answer their own health below.
-    match state.sync.ready().await {
-        Ok(()) => (StatusCode::OK, "ready\n"),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "state store unavailable\n"),
+/// Ready when a delivery could succeed now: the store file is there, the state store answers a
+/// real read and write, and Pulsora has not refused the token or endpoint since the last
+/// accepted event. The body says which check failed (never a secret).
+async fn ready(State(state): State<AppState>) -> (StatusCode, String) {
+    let unavailable = |reason: String| (StatusCode::SERVICE_UNAVAILABLE, format!("{reason}\n"));
+    if let Some(path) = &state.store_file {
+        if !path.is_file() {
+            return unavailable(format!(
+                "state store unavailable: {} is missing",
+                path.display()
+            ));
+        }
+    }
+    match state.sync.readiness().await {
+        Ok(()) => (StatusCode::OK, "ready\n".to_owned()),
+        Err(not_ready) => unavailable(not_ready.to_string()),
     }
 }
 
@@ -84,7 +120,7 @@ async fn render_metrics(State(state): State<AppState>) -> impl IntoResponse {
             axum::http::header::CONTENT_TYPE,
             "text/plain; version=0.0.4",
         )],
-        state.metrics.render(),
+        state.metrics.render(state.sync.pulsora_fault().is_some()),
     )
 }
 

@@ -14,6 +14,8 @@ use std::time::Duration;
 pub const DEFAULT_ENDPOINT: &str = "https://pulsora.co/api/ingest";
 /// The `User-Agent` sent unless [`RevenueBuilder::user_agent`] says otherwise.
 pub const DEFAULT_USER_AGENT: &str = concat!("pulsora-rust/", env!("CARGO_PKG_VERSION"));
+/// Default bound on a whole [`Revenue::track`] call, retries and waits included: 30 s.
+pub const DEFAULT_TOTAL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Environment variable holding the secret token; unset or blank means dry run.
 pub const ENV_TOKEN: &str = "PULSORA_API_TOKEN";
 /// Environment variable that overrides the endpoint when set and not blank.
@@ -37,6 +39,7 @@ pub struct RevenueBuilder {
     token: Option<String>,
     endpoint: String,
     timeout: Duration,
+    total_timeout: Duration,
     retry: RetryPolicy,
     user_agent: String,
     client: Option<reqwest::Client>,
@@ -48,6 +51,7 @@ impl RevenueBuilder {
             token,
             endpoint: DEFAULT_ENDPOINT.to_owned(),
             timeout: Duration::from_secs(10),
+            total_timeout: DEFAULT_TOTAL_TIMEOUT,
             retry: RetryPolicy::default(),
             user_agent: DEFAULT_USER_AGENT.to_owned(),
             client: None,
@@ -108,6 +112,15 @@ impl RevenueBuilder {
     /// Time allowed for one attempt, from sending to the whole answer. Default 10 s.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Time allowed for a whole [`track`](Revenue::track) call: every attempt, backoff and
+    /// `Retry-After` wait. Default 30 s ([`DEFAULT_TOTAL_TIMEOUT`]). A wait that would not fit
+    /// ends the call with the last (transient) error at once.
+    /// [`Revenue::track_within`] takes its own bound per call.
+    pub fn total_timeout(mut self, budget: Duration) -> Self {
+        self.total_timeout = budget;
         self
     }
 
@@ -188,6 +201,7 @@ impl RevenueBuilder {
                 mode,
                 endpoint,
                 timeout: self.timeout,
+                total_timeout: self.total_timeout,
                 retry: self.retry,
                 user_agent,
             }),
@@ -214,8 +228,14 @@ impl fmt::Debug for RevenueBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RevenueBuilder")
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
-            .field("endpoint", &self.endpoint)
+            .field(
+                "endpoint",
+                &Url::parse(&self.endpoint)
+                    .map(|url| crate::client::redacted(&url).to_string())
+                    .unwrap_or_else(|_| "[unparsable]".to_owned()),
+            )
             .field("timeout", &self.timeout)
+            .field("total_timeout", &self.total_timeout)
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("shared_client", &self.client.is_some())

@@ -11,7 +11,7 @@ use reqwest::{StatusCode, Url};
 use serde::Serialize;
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The Pulsora revenue client. Cheap to clone (one shared connection pool).
 ///
@@ -27,6 +27,7 @@ pub(crate) struct Inner {
     pub(crate) mode: Mode,
     pub(crate) endpoint: Url,
     pub(crate) timeout: Duration,
+    pub(crate) total_timeout: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) user_agent: HeaderValue,
 }
@@ -81,8 +82,10 @@ enum Failure {
 impl Failure {
     fn is_retriable(&self) -> bool {
         match self {
+            // 408 and 425 say "send it again"; 409 and 413 will not change within seconds, so
+            // they are left to the caller's later retry (Stripe's redelivery).
             Failure::Status { status, .. } => {
-                status.is_server_error() || *status == StatusCode::TOO_MANY_REQUESTS
+                status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429)
             }
             Failure::Timeout | Failure::Network(_) => true,
         }
@@ -94,31 +97,51 @@ impl Failure {
                 status,
                 message,
                 retry_after,
-            } => {
-                let status_code = status.as_u16();
-                if status == StatusCode::TOO_MANY_REQUESTS {
-                    Error::RateLimited {
-                        retry_after,
-                        message,
-                        attempts,
-                    }
-                } else if status.is_server_error() {
-                    Error::Server {
-                        status: status_code,
-                        message,
-                        attempts,
-                    }
-                } else {
-                    Error::Rejected {
-                        status: status_code,
-                        message,
-                        attempts,
-                    }
-                }
-            }
+            } => classify(status, message, retry_after, attempts),
             Failure::Timeout => Error::Timeout { timeout, attempts },
             Failure::Network(source) => Error::Network { attempts, source },
         }
+    }
+}
+
+/// The one place a status becomes an error kind (see [`Disposition`](crate::Disposition)).
+fn classify(
+    status: StatusCode,
+    message: String,
+    retry_after: Option<Duration>,
+    attempts: u32,
+) -> Error {
+    let code = status.as_u16();
+    match code {
+        429 => Error::RateLimited {
+            retry_after,
+            message,
+            attempts,
+        },
+        500..=599 => Error::Server {
+            status: code,
+            message,
+            attempts,
+        },
+        // A refusal of this payload: Pulsora's validation errors.
+        400 | 422 => Error::Rejected {
+            status: code,
+            message,
+            attempts,
+        },
+        // The token (401, 403) or the endpoint (404, 405, 410, any redirect): every event
+        // would fail alike, so the event is kept and an operator is told.
+        401 | 403 | 404 | 405 | 410 | 300..=399 => Error::Misconfigured {
+            status: code,
+            message,
+            attempts,
+        },
+        // 408, 409, 413, 425 and anything unknown: keep the event, try later.
+        _ => Error::Unexpected {
+            status: code,
+            message,
+            attempts,
+        },
     }
 }
 
@@ -196,14 +219,17 @@ impl Revenue {
         .map_err(Error::Encode)
     }
 
-    /// Validates `event` and sends it to Pulsora, retrying what may succeed later.
+    /// Validates `event` and sends it to Pulsora, retrying what may succeed later, all within
+    /// the client's [`total_timeout`](crate::RevenueBuilder::total_timeout).
     ///
     /// - 2xx → `Ok` (Pulsora documents 202; the body is not required).
-    /// - Network errors, timeouts, 5xx and 429 are retried up to `max_retries` times with
-    ///   exponential backoff and full jitter; a `Retry-After` (seconds or HTTP-date) replaces
-    ///   the backoff, and one longer than `max_retry_after` ends the loop at once.
-    /// - Any other status (400, 401, 403, 422, …) is returned at once as
-    ///   [`Error::Rejected`] with Pulsora's message.
+    /// - Network errors, timeouts, 5xx, 408, 425 and 429 are retried up to `max_retries` times
+    ///   with exponential backoff and full jitter; a `Retry-After` (seconds or HTTP-date)
+    ///   replaces the backoff, and one longer than `max_retry_after`, or than what is left of
+    ///   the time allowed, ends the loop at once.
+    /// - Any other status is returned at once, classified by [`Error::disposition`]: 400 and
+    ///   422 as [`Error::Rejected`], 401/403/404/3xx as [`Error::Misconfigured`], anything
+    ///   else as [`Error::Unexpected`] (transient).
     ///
     /// Use a retry-stable `transaction_id` (the processor's charge or invoice id): a timed-out
     /// attempt may still have arrived, and Pulsora dedups on it.
@@ -230,13 +256,36 @@ impl Revenue {
     /// # }
     /// ```
     pub async fn track(&self, event: &RevenueEvent) -> Result<Receipt, Error> {
+        self.track_within(event, self.inner.total_timeout).await
+    }
+
+    /// [`track`](Self::track) with its own bound on the whole call: every attempt, backoff and
+    /// `Retry-After` wait fits in `budget`, so a caller answering someone else (a webhook
+    /// answering Stripe) can promise an answer time. When the budget runs out the error is
+    /// transient ([`Error::BudgetSpent`], or the last failure when the next wait would not fit).
+    ///
+    /// ```no_run
+    /// # async fn run(revenue: pulsora::Revenue, event: pulsora::RevenueEvent) {
+    /// use std::time::Duration;
+    /// match revenue.track_within(&event, Duration::from_secs(9)).await {
+    ///     Ok(_) => {}
+    ///     Err(e) if e.is_transient() => { /* answer 503: the sender retries later */ }
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn track_within(
+        &self,
+        event: &RevenueEvent,
+        budget: Duration,
+    ) -> Result<Receipt, Error> {
         let body = self.request_body(event)?;
         let event_type = event.event_type.map_or("", EventType::as_str);
         match &self.inner.mode {
             Mode::DryRun => {
                 tracing::info!(
                     dry_run = true,
-                    endpoint = %self.inner.endpoint,
+                    endpoint = %redacted(&self.inner.endpoint),
                     transaction_id = %event.transaction_id,
                     event_type,
                     body = %body,
@@ -248,8 +297,22 @@ impl Revenue {
                 })
             }
             Mode::Send { token, client } => {
-                self.send(client, token, body, &event.transaction_id, event_type)
-                    .await
+                let deadline = Instant::now() + budget;
+                self.send(
+                    client,
+                    token,
+                    body,
+                    &event.transaction_id,
+                    event_type,
+                    deadline,
+                )
+                .await
+                .map_err(|error| match error {
+                    Error::Timeout { attempts, .. } if Instant::now() >= deadline => {
+                        Error::BudgetSpent { budget, attempts }
+                    }
+                    other => other,
+                })
             }
         }
     }
@@ -261,12 +324,15 @@ impl Revenue {
         body: String,
         transaction_id: &str,
         event_type: &str,
+        deadline: Instant,
     ) -> Result<Receipt, Error> {
         let policy = self.inner.retry;
         let mut attempts = 0u32;
         loop {
             attempts += 1;
-            let failure = match self.attempt(client, token, &body).await {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let timeout = self.inner.timeout.min(left);
+            let failure = match self.attempt(client, token, &body, timeout).await {
                 Ok(status) => {
                     tracing::debug!(
                         transaction_id,
@@ -282,9 +348,12 @@ impl Revenue {
                 }
                 Err(failure) => failure,
             };
+            let left = deadline.saturating_duration_since(Instant::now());
             let wait = match retry_wait(&failure, &policy, attempts) {
-                Some(wait) => wait,
-                None => return Err(failure.into_error(attempts, self.inner.timeout)),
+                // A wait that would not leave time for another attempt ends the call now:
+                // the caller comes back later instead of being held.
+                Some(wait) if wait < left => wait,
+                _ => return Err(failure.into_error(attempts, timeout)),
             };
             tracing::warn!(
                 transaction_id,
@@ -303,10 +372,14 @@ impl Revenue {
         client: &reqwest::Client,
         token: &Token,
         body: &str,
+        timeout: Duration,
     ) -> Result<StatusCode, Failure> {
+        if timeout.is_zero() {
+            return Err(Failure::Timeout);
+        }
         let sent = client
             .post(self.inner.endpoint.clone())
-            .timeout(self.inner.timeout)
+            .timeout(timeout)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header("x-api-token", token.header().clone())
             .header(USER_AGENT, self.inner.user_agent.clone())
@@ -365,6 +438,17 @@ fn retry_wait(failure: &Failure, policy: &RetryPolicy, attempts: u32) -> Option<
     }
 }
 
+/// The endpoint without `user:password@`: what logs and `Debug` show.
+pub(crate) fn redacted(endpoint: &Url) -> Url {
+    let mut shown = endpoint.clone();
+    if !shown.username().is_empty() || shown.password().is_some() {
+        // Only fails for URLs that cannot have credentials, which then have none to hide.
+        let _ = shown.set_username("redacted");
+        let _ = shown.set_password(None);
+    }
+    shown
+}
+
 fn failure_status(failure: &Failure) -> Option<u16> {
     match failure {
         Failure::Status { status, .. } => Some(status.as_u16()),
@@ -380,8 +464,9 @@ impl fmt::Debug for Revenue {
             Mode::Send { token, .. } => s.field("token", token),
             Mode::DryRun => s.field("dry_run", &true),
         };
-        s.field("endpoint", &inner.endpoint.as_str())
+        s.field("endpoint", &redacted(&inner.endpoint).as_str())
             .field("timeout", &inner.timeout)
+            .field("total_timeout", &inner.total_timeout)
             .field("retry", &inner.retry)
             .field("user_agent", &inner.user_agent)
             .finish()
@@ -445,6 +530,50 @@ mod tests {
         );
         assert_eq!(retry_wait(&status(429, Some(61)), &p, 1), None);
         assert_eq!(retry_wait(&status(429, Some(1)), &p, 4), None, "429s count");
+    }
+
+    #[test]
+    fn credentials_in_the_endpoint_are_never_shown() {
+        let revenue = crate::RevenueBuilder::dry_run()
+            .endpoint("https://user:hunter2@pulsora.example/api/ingest")
+            .build()
+            .unwrap();
+        let shown = format!("{revenue:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("user:"),
+            "{shown}"
+        );
+        assert_eq!(
+            redacted(&revenue.inner.endpoint).as_str(),
+            "https://redacted@pulsora.example/api/ingest"
+        );
+    }
+
+    #[test]
+    fn every_status_has_one_disposition() {
+        use crate::Disposition::*;
+        let cases: &[(u16, crate::Disposition)] = &[
+            (400, Drop),
+            (422, Drop),
+            (401, FixConfiguration),
+            (403, FixConfiguration),
+            (404, FixConfiguration),
+            (301, FixConfiguration),
+            (302, FixConfiguration),
+            (308, FixConfiguration),
+            (408, Retry),
+            (409, Retry),
+            (413, Retry),
+            (425, Retry),
+            (429, Retry),
+            (418, Retry),
+            (500, Retry),
+            (503, Retry),
+        ];
+        for &(code, expected) in cases {
+            let error = status(code, None).into_error(1, Duration::from_secs(1));
+            assert_eq!(error.disposition(), expected, "{code}");
+        }
     }
 
     #[test]

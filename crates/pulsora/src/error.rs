@@ -3,12 +3,41 @@
 use crate::validate::ValidationError;
 use std::time::Duration;
 
+/// What a caller should do with an event whose delivery failed: [`Error::disposition`].
+///
+/// | Pulsora's answer | disposition |
+/// |---|---|
+/// | network error, timeout, 5xx, 429, 408, 409, 413, 425, any other status | [`Retry`](Self::Retry) |
+/// | 400, 422 (a refusal of this payload), or the event failed validation | [`Drop`](Self::Drop) |
+/// | 401, 403 (the token), 404, 405, 410, 3xx (the endpoint) | [`FixConfiguration`](Self::FixConfiguration) |
+///
+/// ```
+/// use pulsora::{Disposition, Error};
+///
+/// let refused = Error::Misconfigured { status: 401, message: "Invalid API token".into(), attempts: 1 };
+/// assert_eq!(refused.disposition(), Disposition::FixConfiguration);
+/// assert!(!refused.is_transient() && !refused.is_permanent());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Disposition {
+    /// The same event may succeed later: keep it and try again (a webhook answers `503`).
+    Retry,
+    /// Pulsora refused this payload, or it is invalid: retrying the same event cannot help
+    /// (a webhook dead-letters it and answers `200`).
+    Drop,
+    /// The client is misconfigured (token refused, or the endpoint is not Pulsora's ingest):
+    /// every event fails the same way until an operator fixes it. Keep the event (a webhook
+    /// answers `503` so Stripe redelivers it after the fix) and raise an alarm.
+    FixConfiguration,
+}
+
 /// A failed [`Revenue::track`](crate::Revenue::track) or client setup.
 ///
-/// [`Error::is_transient`] is the one question a webhook handler asks: transient (network,
-/// timeout, 5xx, 429) means "Pulsora may take it later, let the sender retry"; anything else is
-/// permanent and retrying the same request cannot help. Retries inside the client are already
-/// spent when a transient error comes back.
+/// [`Error::disposition`] is the one question a webhook handler asks: retry later, drop this
+/// event, or stop and fix the configuration. Retries inside the client are already spent when
+/// an error comes back. Redirects are never followed (the token would travel to another
+/// address): a 3xx is a wrong endpoint.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,8 +47,8 @@ pub enum Error {
     /// The client is misconfigured (token, endpoint, user agent). Permanent.
     #[error("pulsora client configuration: {0}")]
     Config(#[from] ConfigError),
-    /// Pulsora refused the request with a status that retrying cannot fix (400, 401, 403, 422,
-    /// any other non-429 4xx, or an unfollowed 3xx). Permanent.
+    /// Pulsora refused this payload (400 or 422, a validation error). Permanent for this
+    /// event: [`Disposition::Drop`].
     #[error("Pulsora refused the revenue event ({status}): {message}")]
     Rejected {
         /// HTTP status.
@@ -27,6 +56,39 @@ pub enum Error {
         /// Pulsora's `error` or `message` text, else the start of the body, else the reason.
         message: String,
         /// Requests made, including this one.
+        attempts: u32,
+    },
+    /// Pulsora refused the token (401, 403), or the endpoint is not Pulsora's ingest (404, 405,
+    /// 410, or a redirect, which is never followed with the token).
+    /// [`Disposition::FixConfiguration`]: keep the event.
+    #[error("Pulsora client misconfigured ({status}): {message}")]
+    Misconfigured {
+        /// HTTP status.
+        status: u16,
+        /// Pulsora's message, body excerpt or reason phrase (for a redirect, where it pointed
+        /// is not shown).
+        message: String,
+        /// Requests made.
+        attempts: u32,
+    },
+    /// Pulsora answered a status that says "not now" (408, 409, 413, 425) or one this client
+    /// does not know, on the last attempt. Transient: the event is kept.
+    #[error("Pulsora answered {status} after {attempts} attempt(s): {message}")]
+    Unexpected {
+        /// HTTP status.
+        status: u16,
+        /// Pulsora's message, body excerpt or reason phrase.
+        message: String,
+        /// Requests made.
+        attempts: u32,
+    },
+    /// The time allowed for the whole call (every attempt and wait) ran out before Pulsora
+    /// accepted the event. Transient.
+    #[error("no success from Pulsora within the {budget:?} allowed, after {attempts} attempt(s)")]
+    BudgetSpent {
+        /// The time allowed for the whole call.
+        budget: Duration,
+        /// Requests made.
         attempts: u32,
     },
     /// Pulsora answered 5xx on the last attempt. Transient.
@@ -75,21 +137,44 @@ pub enum Error {
 }
 
 impl Error {
-    /// `true` for network errors, timeouts, 5xx and 429: the same event may succeed later.
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
+    /// What to do with the event: retry later, drop it, or fix the configuration.
+    pub fn disposition(&self) -> Disposition {
+        match self {
             Error::Server { .. }
-                | Error::RateLimited { .. }
-                | Error::Timeout { .. }
-                | Error::Network { .. }
-        )
+            | Error::RateLimited { .. }
+            | Error::Timeout { .. }
+            | Error::Network { .. }
+            | Error::Unexpected { .. }
+            | Error::BudgetSpent { .. } => Disposition::Retry,
+            Error::Misconfigured { .. } | Error::Config(_) => Disposition::FixConfiguration,
+            Error::Invalid(_) | Error::Rejected { .. } | Error::Encode(_) => Disposition::Drop,
+        }
+    }
+
+    /// `true` when the same event may succeed later ([`Disposition::Retry`]): network errors,
+    /// timeouts, 5xx, 429, 408, 409, 413, 425 and unknown statuses.
+    pub fn is_transient(&self) -> bool {
+        self.disposition() == Disposition::Retry
+    }
+
+    /// `true` when this event can never be delivered as it is ([`Disposition::Drop`]): 400,
+    /// 422, or invalid before sending.
+    pub fn is_permanent(&self) -> bool {
+        self.disposition() == Disposition::Drop
+    }
+
+    /// `true` when the token or endpoint is wrong ([`Disposition::FixConfiguration`]).
+    pub fn is_misconfiguration(&self) -> bool {
+        self.disposition() == Disposition::FixConfiguration
     }
 
     /// The HTTP status Pulsora answered with, if it answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Rejected { status, .. } | Error::Server { status, .. } => Some(*status),
+            Error::Rejected { status, .. }
+            | Error::Server { status, .. }
+            | Error::Misconfigured { status, .. }
+            | Error::Unexpected { status, .. } => Some(*status),
             Error::RateLimited { .. } => Some(429),
             _ => None,
         }
@@ -100,6 +185,8 @@ impl Error {
         match self {
             Error::Rejected { message, .. }
             | Error::Server { message, .. }
+            | Error::Misconfigured { message, .. }
+            | Error::Unexpected { message, .. }
             | Error::RateLimited { message, .. } => Some(message.clone()),
             Error::Invalid(e) => Some(e.to_string()),
             Error::Config(e) => Some(e.to_string()),
@@ -112,6 +199,9 @@ impl Error {
         match self {
             Error::Rejected { attempts, .. }
             | Error::Server { attempts, .. }
+            | Error::Misconfigured { attempts, .. }
+            | Error::Unexpected { attempts, .. }
+            | Error::BudgetSpent { attempts, .. }
             | Error::RateLimited { attempts, .. }
             | Error::Timeout { attempts, .. }
             | Error::Network { attempts, .. } => *attempts,

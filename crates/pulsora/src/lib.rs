@@ -59,11 +59,14 @@
 //! at most 4 requests) with exponential backoff (1 s doubling, capped at 30 s) and full jitter.
 //! A `Retry-After` header (seconds or HTTP-date) replaces the backoff; on a 429 without one the
 //! client waits 60 s as Pulsora's SDK does; a wait longer than `max_retry_after` (60 s) is not
-//! slept through. Every attempt counts, so the loop always ends. 400, 401, 403, 422 and other
-//! 4xx are never retried.
+//! slept through. Every attempt counts, and the whole call is bounded (`total_timeout`, 30 s;
+//! [`Revenue::track_within`] per call), so the loop always ends in time. Redirects are never
+//! followed: the token would travel to another address.
 //!
-//! [`Error::is_transient`] tells the two outcomes apart: a transient error (network, timeout,
-//! 5xx, 429) may succeed later; a permanent one (validation, configuration, refusal) will not.
+//! [`Error::disposition`] says what to do with a failed event ([`Disposition`]): retry later
+//! (network, timeout, 5xx, 429, 408, 409, 413, 425, unknown statuses), drop it (400 and 422:
+//! Pulsora refused this payload; or it failed validation), or fix the configuration (401 and
+//! 403: the token; 404, 405, 410 and 3xx: the endpoint), keeping the event meanwhile.
 //! Refusals carry the status and Pulsora's message.
 //!
 //! # Dry run and environment
@@ -90,9 +93,12 @@ mod retry;
 mod token;
 mod validate;
 
-pub use builder::{RevenueBuilder, DEFAULT_ENDPOINT, DEFAULT_USER_AGENT, ENV_ENDPOINT, ENV_TOKEN};
+pub use builder::{
+    RevenueBuilder, DEFAULT_ENDPOINT, DEFAULT_TOTAL_TIMEOUT, DEFAULT_USER_AGENT, ENV_ENDPOINT,
+    ENV_TOKEN,
+};
 pub use client::{Receipt, Revenue};
-pub use error::{ConfigError, Error};
+pub use error::{ConfigError, Disposition, Error};
 pub use event::{EventType, RevenueEvent};
 pub use money::from_minor_units;
 pub use rust_decimal::Decimal;

@@ -2,7 +2,9 @@
 
 mod support;
 
-use pulsora::{Decimal, Error, EventType, Revenue, RevenueBuilder, RevenueEvent, ValidationError};
+use pulsora::{
+    Decimal, Disposition, Error, EventType, Revenue, RevenueBuilder, RevenueEvent, ValidationError,
+};
 use serde_json::json;
 use std::time::{Duration, Instant};
 use support::{Answer, Recorder, Silent};
@@ -81,18 +83,12 @@ async fn absent_optional_fields_are_omitted() {
 }
 
 #[tokio::test]
-async fn refusals_are_permanent_after_one_request_with_pulsoras_message() {
+async fn payload_refusals_are_permanent_after_one_request_with_pulsoras_message() {
     let cases = [
         (
             400,
             r#"{"message":"The data.visitor_fingerprint field is required."}"#,
             "The data.visitor_fingerprint field is required.",
-        ),
-        (401, r#"{"error":"Invalid API token"}"#, "Invalid API token"),
-        (
-            403,
-            r#"{"error":"Revenue events require secret token"}"#,
-            "Revenue events require secret token",
         ),
         (
             422,
@@ -105,7 +101,8 @@ async fn refusals_are_permanent_after_one_request_with_pulsoras_message() {
         let revenue = client(&server.url).build().unwrap();
         let err = revenue.track(&full_event()).await.unwrap_err();
         assert_eq!(server.requests().len(), 1, "{status}: exactly one request");
-        assert!(!err.is_transient(), "{status}");
+        assert!(err.is_permanent(), "{status}");
+        assert_eq!(err.disposition(), Disposition::Drop);
         assert_eq!(err.status(), Some(status));
         assert_eq!(err.message().as_deref(), Some(message));
         assert_eq!(err.attempts(), 1);
@@ -118,6 +115,103 @@ async fn refusals_are_permanent_after_one_request_with_pulsoras_message() {
             other => panic!("{status}: expected Rejected, got {other:?}"),
         }
     }
+}
+
+/// Issue 18 §5: a bad token or a wrong endpoint is not a refusal of the event. It must be kept
+/// (the caller answers 503) and the operator told; "not now" statuses are transient.
+#[tokio::test]
+async fn token_and_endpoint_faults_are_configuration_and_not_now_is_transient() {
+    let cases: &[(u16, &str, Disposition)] = &[
+        (
+            401,
+            r#"{"error":"Invalid API token"}"#,
+            Disposition::FixConfiguration,
+        ),
+        (
+            403,
+            r#"{"error":"Revenue events require secret token"}"#,
+            Disposition::FixConfiguration,
+        ),
+        (404, "Not Found", Disposition::FixConfiguration),
+        (301, "", Disposition::FixConfiguration),
+        (302, "", Disposition::FixConfiguration),
+        (308, "", Disposition::FixConfiguration),
+        (409, "conflict", Disposition::Retry),
+        (413, "too large", Disposition::Retry),
+        (418, "teapot", Disposition::Retry),
+    ];
+    for &(status, body, expected) in cases {
+        let answer = if (300..400).contains(&status) {
+            Answer::new(status, body).header("location", "/elsewhere")
+        } else {
+            Answer::new(status, body)
+        };
+        let server = Recorder::start(vec![answer]).await;
+        let revenue = client(&server.url).max_retries(0).build().unwrap();
+        let err = revenue.track(&full_event()).await.unwrap_err();
+        assert_eq!(err.disposition(), expected, "{status}: {err:?}");
+        assert_eq!(err.status(), Some(status));
+        let requests = server.requests();
+        // A redirect is never followed: the token would travel to wherever it points.
+        assert_eq!(requests.len(), 1, "{status}: {requests:?}");
+        assert_eq!(requests[0].path, "/api/ingest");
+        if expected == Disposition::FixConfiguration {
+            assert!(matches!(err, Error::Misconfigured { .. }), "{err:?}");
+        } else {
+            assert!(matches!(err, Error::Unexpected { .. }), "{err:?}");
+        }
+    }
+}
+
+/// 408 and 425 ask for the same request again: retried like a 5xx.
+#[tokio::test]
+async fn request_timeout_and_too_early_are_retried() {
+    for status in [408, 425] {
+        let server = Recorder::start(vec![Answer::new(status, ""), Answer::new(202, "")]).await;
+        let receipt = client(&server.url)
+            .build()
+            .unwrap()
+            .track(&full_event())
+            .await;
+        assert_eq!(receipt.unwrap().attempts, 2, "{status}");
+    }
+}
+
+/// Issue 18 §4: the whole call fits in the time allowed, whatever Pulsora asks for.
+#[tokio::test]
+async fn the_whole_call_fits_in_its_budget() {
+    // A Retry-After longer than what is left is not slept through.
+    let server = Recorder::start(vec![Answer::new(429, "").header("retry-after", "59")]).await;
+    let revenue = client(&server.url).build().unwrap();
+    let started = Instant::now();
+    let err = revenue
+        .track_within(&full_event(), Duration::from_secs(10))
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(err.is_transient());
+    assert_eq!(server.requests().len(), 1);
+
+    // A silent Pulsora: every attempt together stays within the budget.
+    let silent = Silent::start().await;
+    let revenue = client(&silent.url)
+        .timeout(Duration::from_secs(10))
+        .total_timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let err = revenue.track(&full_event()).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(
+        matches!(err, Error::BudgetSpent { budget, .. } if budget == Duration::from_millis(700)),
+        "{err:?}"
+    );
+    assert!(err.is_transient());
+    assert!(took < Duration::from_secs(3), "{took:?}");
 }
 
 #[tokio::test]

@@ -68,6 +68,7 @@ pub mod currency;
 mod draft;
 pub mod fixtures;
 mod handler;
+mod health;
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 mod kv;
 mod map;
@@ -85,6 +86,7 @@ pub use draft::is_collected_money;
 pub use handler::actix_revenue_handler;
 #[cfg(feature = "axum")]
 pub use handler::revenue_handler;
+pub use health::{NotReady, DEFAULT_INLINE_BUDGET};
 #[cfg(feature = "redis")]
 pub use kv::RedisStateStore;
 #[cfg(feature = "sqlite")]

@@ -2,10 +2,20 @@
 //!
 //! Per event: load the state of its customer/subscription/charge, map (pure), send each revenue
 //! event not yet delivered, remember the new state. The outcome decides the webhook's answer:
-//! a transient failure (Pulsora unreachable, 5xx, 429, or the state store down) answers `503`,
-//! so the replay claim is released and Stripe retries; a permanent one (Pulsora said 400, 401,
-//! 403 or 422, or the event cannot be read) goes to the dead-letter hook and answers `200`, so
-//! Stripe does not retry a hopeless event for three days.
+//!
+//! - a transient failure (Pulsora unreachable, 5xx, 429, 408, 409, 413, 425, an unknown status,
+//!   or the inline budget spent) answers `503 pulsora_unavailable`, so the replay claim is
+//!   released and Stripe retries;
+//! - the state store down answers `503 state_store_unavailable`;
+//! - Pulsora refusing the token (401, 403) or the endpoint being wrong (404, 3xx) answers
+//!   `503 pulsora_misconfigured`: nothing is marked sent, the event is kept for Stripe's retry,
+//!   the fault is logged at `error` and [`RevenueSync::readiness`] reports it until an event is
+//!   accepted again;
+//! - only a refusal of the payload itself (400, 422) or an unreadable event goes to the
+//!   dead-letter hook and answers `200`, so Stripe does not retry a hopeless event for three days.
+//!
+//! Pulsora's part of one answer is bounded ([`RevenueSync::inline_budget`], default 9 s), so
+//! Stripe gets its answer well inside its own timeout.
 
 use crate::map::{map_event, subjects, MapError};
 use crate::policy::Policy;
@@ -29,6 +39,11 @@ pub enum SyncOutcome {
     },
     /// Worth retrying: answer `503` so Stripe redelivers.
     Transient(String),
+    /// The state store failed: answer `503` so Stripe redelivers.
+    StoreUnavailable(String),
+    /// Pulsora refused the token or the endpoint: answer `503` (the event is kept, nothing is
+    /// marked sent) until an operator fixes the configuration.
+    Misconfigured(String),
     /// Not worth retrying: handed to the dead-letter hook, answer `200`.
     Permanent(String),
 }
@@ -37,7 +52,9 @@ impl SyncOutcome {
     /// The webhook status for this outcome.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Transient(_) | Self::StoreUnavailable(_) | Self::Misconfigured(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::OK,
         }
     }
@@ -50,6 +67,13 @@ impl SyncOutcome {
             }
             Self::Transient(reason) => {
                 serde_json::json!({ "error": "pulsora_unavailable", "message": reason })
+            }
+            Self::StoreUnavailable(reason) => {
+                serde_json::json!({ "error": "state_store_unavailable", "message": reason })
+            }
+            // The reason names the status and Pulsora's message, never the token.
+            Self::Misconfigured(reason) => {
+                serde_json::json!({ "error": "pulsora_misconfigured", "message": reason })
             }
             Self::Permanent(reason) => {
                 serde_json::json!({ "received": true, "dead_lettered": reason })
@@ -111,6 +135,9 @@ struct Inner {
     /// Events about one subscription or charge are mapped one at a time (read-modify-write of
     /// its ledger); different subjects proceed in parallel.
     stripes: Vec<tokio::sync::Mutex<()>>,
+    /// Pulsora's part of one answer, retries included.
+    inline_budget: std::time::Duration,
+    health: crate::health::Health,
     #[cfg(feature = "stripe-api")]
     stripe_api: Option<crate::StripeApi>,
 }
@@ -160,6 +187,8 @@ impl RevenueSync {
                 store,
                 dead_letter,
                 stripes,
+                inline_budget: crate::health::DEFAULT_INLINE_BUDGET,
+                health: crate::health::Health::default(),
                 #[cfg(feature = "stripe-api")]
                 stripe_api: None,
             }),
@@ -179,9 +208,12 @@ impl RevenueSync {
         change(&mut parts);
         #[allow(unused_mut)]
         let mut sync = Self::with_parts(parts.client, parts.policy, parts.store, parts.dead_letter);
-        #[cfg(feature = "stripe-api")]
         if let Some(inner) = Arc::get_mut(&mut sync.inner) {
-            inner.stripe_api = parts.stripe_api;
+            inner.inline_budget = i.inline_budget;
+            #[cfg(feature = "stripe-api")]
+            {
+                inner.stripe_api = parts.stripe_api;
+            }
         }
         sync
     }
@@ -213,9 +245,48 @@ impl RevenueSync {
         self.rebuild(|p| p.stripe_api = Some(api))
     }
 
-    /// Whether the state store answers (readiness probes).
+    /// Bounds Pulsora's part of one webhook answer: every attempt, backoff and `Retry-After`
+    /// wait of every revenue event the Stripe event maps to. Default 9 s
+    /// ([`DEFAULT_INLINE_BUDGET`](crate::DEFAULT_INLINE_BUDGET)); when it runs out the answer
+    /// is `503` and Stripe retries.
+    #[must_use]
+    pub fn inline_budget(self, budget: std::time::Duration) -> Self {
+        let mut sync = self.rebuild(|_| {});
+        if let Some(inner) = Arc::get_mut(&mut sync.inner) {
+            inner.inline_budget = budget;
+        }
+        sync
+    }
+
+    /// Whether the state store answers (a ping).
     pub async fn ready(&self) -> Result<(), StateError> {
         self.inner.store.ping().await
+    }
+
+    /// Whether a delivery can succeed now (readiness probes): the state store answers a real
+    /// read and write, and Pulsora has not refused the token or endpoint since the last
+    /// accepted event.
+    pub async fn readiness(&self) -> Result<(), crate::NotReady> {
+        use crate::health::PROBE_TRANSACTION_ID as PROBE;
+        let store = &self.inner.store;
+        let probe = async {
+            store.ping().await?;
+            store.was_sent(PROBE).await?;
+            store.mark_sent(PROBE).await
+        };
+        if let Err(StateError(reason)) = probe.await {
+            return Err(crate::NotReady::StateStore(reason));
+        }
+        match self.inner.health.fault() {
+            Some(reason) => Err(crate::NotReady::PulsoraMisconfigured(reason)),
+            None => Ok(()),
+        }
+    }
+
+    /// The configuration fault Pulsora last reported (401/403/404/3xx), until an event is
+    /// accepted again. For metrics and alerts.
+    pub fn pulsora_fault(&self) -> Option<String> {
+        self.inner.health.fault()
     }
 
     /// Maps one verified event and delivers the result.
@@ -233,6 +304,17 @@ impl RevenueSync {
                 event_id = event.id(),
                 event_type = %event.event_type(),
                 "Pulsora sync failed, Stripe will retry: {reason}"
+            ),
+            SyncOutcome::StoreUnavailable(reason) => tracing::warn!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                "state store failed, Stripe will retry: {reason}"
+            ),
+            // Logged loudly where the fault is first seen (see `deliver_failed`).
+            SyncOutcome::Misconfigured(reason) => tracing::warn!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                "event kept for Stripe's retry; Pulsora refused the configuration: {reason}"
             ),
             SyncOutcome::Permanent(reason) => tracing::error!(
                 event_id = event.id(),
@@ -255,7 +337,7 @@ impl RevenueSync {
         let token = match &subject {
             Some(subject) => match inner.store.lock(subject).await {
                 Ok(token) => token,
-                Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+                Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
             },
             None => None,
         };
@@ -275,10 +357,11 @@ impl RevenueSync {
         subjects: crate::map::Subjects,
     ) -> SyncOutcome {
         let inner = &self.inner;
+        let deadline = std::time::Instant::now() + inner.inline_budget;
         #[allow(unused_mut)]
         let mut context = match inner.store.load(&subjects).await {
             Ok(context) => context,
-            Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+            Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
         };
         #[allow(unused_mut)]
         let mut mapping = match map_event(event, &context, &inner.policy) {
@@ -318,11 +401,31 @@ impl RevenueSync {
                     continue;
                 }
                 Ok(false) => {}
-                Err(StateError(reason)) => return SyncOutcome::Transient(reason),
+                Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
             }
-            match inner.client.track(revenue_event).await {
-                Ok(_) => sent += 1,
-                Err(error) if error.is_transient() => {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match inner.client.track_within(revenue_event, left).await {
+                Ok(_) => {
+                    sent += 1;
+                    if inner.health.clear() {
+                        tracing::info!("Pulsora accepts events again: configuration fault cleared");
+                    }
+                }
+                Err(error) if error.is_misconfiguration() => {
+                    let reason = error.to_string();
+                    if inner.health.set_fault(&reason) {
+                        tracing::error!(
+                            event_id = event.id(),
+                            status = error.status(),
+                            "PULSORA REFUSED THE CONFIGURATION (token or endpoint): {reason}. \
+                             Events are kept and answered 503 so Stripe retries them; fix \
+                             PULSORA_API_TOKEN / PULSORA_ENDPOINT. /readyz is not ready until \
+                             Pulsora accepts an event."
+                        );
+                    }
+                    return SyncOutcome::Misconfigured(reason);
+                }
+                Err(error) if !error.is_permanent() => {
                     return SyncOutcome::Transient(error.to_string())
                 }
                 Err(error) => {
@@ -338,11 +441,11 @@ impl RevenueSync {
             if let Err(StateError(reason)) =
                 inner.store.mark_sent(&revenue_event.transaction_id).await
             {
-                return SyncOutcome::Transient(reason);
+                return SyncOutcome::StoreUnavailable(reason);
             }
         }
         if let Err(StateError(reason)) = inner.store.save(&mapping.updates).await {
-            return SyncOutcome::Transient(reason);
+            return SyncOutcome::StoreUnavailable(reason);
         }
         match refused {
             Some(reason) => SyncOutcome::Permanent(reason),
