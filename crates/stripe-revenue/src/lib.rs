@@ -64,6 +64,8 @@
 #![warn(missing_docs)]
 
 pub mod attribution;
+#[cfg(feature = "stripe-api")]
+pub mod backfill;
 pub mod currency;
 mod draft;
 pub mod fixtures;

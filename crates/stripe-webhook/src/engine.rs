@@ -172,8 +172,24 @@ impl Engine {
         let event = VerifiedStripeEvent::from_verified_bytes(raw)?;
         tracing::debug!(event_id = event.id(), event_type = %event.event_type(), "verified Stripe event");
 
-        // 5. Claim the event id; 6. run the handler; commit on 2xx, release otherwise. A panic
-        // or a dropped future drops the claim, which releases it too.
+        // 5. Claim the event id; 6. run the handler; commit on 2xx, release otherwise.
+        self.deliver(event, handler).await
+    }
+
+    /// Steps 5 and 6 alone, for an event that is already trusted: one read from Stripe's API by
+    /// a backfill goes through the same replay guard as a webhook delivery, so each event is
+    /// handled once whichever way it arrived. A panic or a dropped future drops the claim,
+    /// which releases it.
+    pub(crate) async fn deliver<H, Fut, R>(
+        &self,
+        event: VerifiedStripeEvent,
+        handler: H,
+    ) -> Result<R, Rejection>
+    where
+        H: FnOnce(VerifiedStripeEvent) -> Fut,
+        Fut: Future<Output = R>,
+        R: HandlerOutcome,
+    {
         let claim = self.replay.claim(&event).await?;
         let outcome = handler(event).await;
         claim.finish(outcome.is_success()).await;

@@ -142,6 +142,7 @@ mod ratelimit;
 mod rejection;
 mod replay;
 pub mod tower;
+mod trusted;
 mod verify;
 
 #[cfg(feature = "axum")]
