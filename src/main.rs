@@ -22,6 +22,11 @@ USAGE:
     stripe-pulsora sign --secret whsec_… [--timestamp UNIX_SECONDS] < payload.json
         Print a Stripe-Signature header for the payload on standard input (for curl).
 
+    stripe-pulsora backfill --since <when> [--until <when>] [--dry-run]
+        Send the revenue events Stripe still keeps (30 days) that the bridge missed, through
+        the same replay store, mapping and delivery as webhooks (a rerun sends nothing new).
+        Needs STRIPE_API_KEY and a durable STRIPE_PULSORA_REPLAY_STORE. `backfill --help`.
+
     stripe-pulsora --help | --version
 
 ENVIRONMENT (serve):
@@ -56,6 +61,8 @@ fn main() -> ExitCode {
         Some("serve") => run_async(serve()),
         Some("trigger") => run_async(trigger_command(args[1..].to_vec())),
         Some("sign") => sign_command(&args[1..]),
+        #[cfg(feature = "cli")]
+        Some("backfill") => run_async(bridge::backfill::run(args[1..].to_vec())),
         Some(other) => {
             eprintln!("unknown command {other:?}\n\n{HELP}");
             ExitCode::from(2)

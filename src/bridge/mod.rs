@@ -2,6 +2,8 @@
 //! shared by the `stripe-pulsora` binary and the examples so what works in an example works in
 //! production.
 
+#[cfg(feature = "cli")]
+pub mod backfill;
 mod build;
 mod env;
 pub mod metrics;

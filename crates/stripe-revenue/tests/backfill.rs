@@ -274,7 +274,10 @@ async fn dry_run_lists_and_touches_nothing() {
         .iter()
         .filter(|e| e["created"].as_i64().unwrap() <= t0 + 5 * 86_400)
         .count();
-    assert!(in_window < events.len(), "the window's end cuts the history");
+    assert!(
+        in_window < events.len(),
+        "the window's end cuts the history"
+    );
     assert_eq!(summary.total().read, in_window);
     assert_eq!(summary.total().processed, 0);
     assert!(pulsora.accepted().is_empty());

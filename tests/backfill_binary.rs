@@ -1,0 +1,211 @@
+//! `stripe-pulsora backfill` as a process: the bridge (`serve`) takes the first events by
+//! webhook, is stopped while the rest of two days happens, then `backfill --since 3d` against a
+//! fake Stripe API brings the recording Pulsora to what an uninterrupted bridge would have sent
+//! (same transactions, same bodies, each once); a second run sends nothing.
+
+#[path = "support/fake_pulsora.rs"]
+mod fake_pulsora;
+
+use fake_pulsora::FakePulsora;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use stripe_pulsora::bridge::trigger::deliver;
+use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
+use stripe_read::fake::{FakeStripe, Fault};
+
+const SECRET: &str = "whsec_backfill_binary_0123456789abcdef0123456789";
+const KEY: &str = "rk_test_backfill_binary_key";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn bridge_env(command: &mut Command, store: &str, pulsora_url: &str) {
+    command
+        .env_clear()
+        .env("STRIPE_WEBHOOK_SECRET", SECRET)
+        .env("PULSORA_API_TOKEN", "sec_backfill_binary")
+        .env("PULSORA_ENDPOINT", pulsora_url)
+        .env("STRIPE_PULSORA_REPLAY_STORE", store)
+        // The fixtures are test-mode events.
+        .env("STRIPE_PULSORA_LIVEMODE", "any")
+        .env("RUST_LOG", "warn");
+}
+
+async fn run_backfill(store: &str, pulsora_url: &str, stripe: &FakeStripe) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+    command.args(["backfill", "--since", "3d"]);
+    bridge_env(&mut command, store, pulsora_url);
+    command
+        .env("STRIPE_API_KEY", KEY)
+        .env("STRIPE_API_BASE", stripe.base_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let child = command.spawn().expect("start backfill");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+/// Total of the `sent` column in the summary's `total` row.
+fn total_sent(summary: &str) -> usize {
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap_or_else(|| panic!("no total row in {summary}"));
+    row.split_whitespace().nth(4).unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn backfill_after_an_outage_equals_an_uninterrupted_bridge() {
+    let t0 = now() - 2 * 86_400;
+    let mut events = scenario("purchase_refunds", ApiShape::Basil, t0).unwrap();
+    events.extend(scenario("subscription_lifecycle", ApiShape::Legacy, t0 + 10).unwrap());
+    events.sort_by_key(|e| e["created"].as_i64());
+    let dir = tempfile::tempdir().unwrap();
+
+    // The reference: an uninterrupted bridge gets every event by webhook.
+    let (reference, reference_url) = FakePulsora::start(0).await;
+    let reference_store = format!("sqlite:{}", dir.path().join("reference.sqlite3").display());
+    {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+        command.arg("serve");
+        bridge_env(&mut command, &reference_store, &reference_url);
+        let mut child = command
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the bridge did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for event in &events {
+            let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
+            assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let want = reference.accepted();
+    assert!(want.len() >= 6);
+
+    // The bridge under test takes the first three events, then is down.
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let store = format!("sqlite:{}", dir.path().join("bridge.sqlite3").display());
+    {
+        let port = free_port();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+        command.arg("serve");
+        bridge_env(&mut command, &store, &pulsora_url);
+        let mut child = command
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "the bridge did not come up");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        for event in &events[..3] {
+            let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
+            assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let before = pulsora.accepted().len();
+    assert!(before > 0 && before < want.len());
+
+    // Stripe still has every event (and an unrelated one); its API throttles once.
+    let stripe = FakeStripe::start(KEY).await.unwrap();
+    for event in &events {
+        stripe.put("events", event.clone());
+    }
+    stripe.put(
+        "events",
+        serde_json::json!({"id": "evt_other", "object": "event", "type": "customer.created", "created": t0, "data": {"object": {"id": "cus_1"}}}),
+    );
+    stripe.fail_next(Fault::RateLimited {
+        retry_after_secs: 1,
+    });
+
+    let (code, summary) = run_backfill(&store, &pulsora_url, &stripe).await;
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(total_sent(&summary) + before, want.len(), "{summary}");
+    let got = pulsora.accepted();
+    let mut got_ids: Vec<_> = got.keys().collect();
+    let mut want_ids: Vec<_> = want.keys().collect();
+    got_ids.sort();
+    want_ids.sort();
+    assert_eq!(got_ids, want_ids);
+    for (tx, bodies) in &got {
+        assert_eq!(bodies.len(), 1, "{tx} sent {} times", bodies.len());
+        assert_eq!(bodies[0], want[tx][0], "{tx}");
+    }
+
+    // A second run: nothing new.
+    let (code, summary) = run_backfill(&store, &pulsora_url, &stripe).await;
+    assert_eq!(code, 0, "{summary}");
+    assert_eq!(total_sent(&summary), 0, "{summary}");
+    assert_eq!(
+        pulsora.accepted().values().map(Vec::len).sum::<usize>(),
+        want.len()
+    );
+}
+
+#[tokio::test]
+async fn backfill_refuses_the_memory_store_and_a_missing_key() {
+    let stripe = FakeStripe::start(KEY).await.unwrap();
+    let (code, _) = run_backfill("memory", "http://127.0.0.1:9/api/ingest", &stripe).await;
+    assert_eq!(code, 2, "memory cannot know what webhooks already sent");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"))
+        .args(["backfill", "--since", "yesterday"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("RFC 3339"));
+
+    let help = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"))
+        .args(["backfill", "--help"])
+        .env_clear()
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&help.stdout).contains("--since"));
+}
