@@ -155,3 +155,164 @@ async fn actix_route_wrap_leaves_other_routes_alone() {
     assert_untouched(addr).await;
     drop(handle.stop(false));
 }
+
+#[tokio::test]
+async fn axum_optional_extractor_serves_verified_and_plain_routes() {
+    use axum::routing::post;
+    use stripe_pulsora::VerifiedStripeEvent;
+
+    // One handler on a verified route and on a plain one.
+    async fn either(event: Option<VerifiedStripeEvent>) -> String {
+        match event {
+            Some(event) => format!("verified {}", event.id()),
+            None => "plain".to_owned(),
+        }
+    }
+    let app = axum::Router::new()
+        .route(
+            PATH,
+            post(either).route_layer(StripeWebhookLayer::new(SECRET)),
+        )
+        .route("/plain", post(either));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    let client = client();
+    let plain = client
+        .post(format!("http://{addr}/plain"))
+        .body("{}")
+        .send()
+        .await
+        .expect("plain");
+    assert_eq!(plain.status(), 200);
+    assert_eq!(plain.text().await.unwrap(), "plain");
+    let body = br#"{"id":"evt_optional","object":"event","type":"invoice.paid","created":1700000000,"data":{"object":{"id":"in_1"}}}"#;
+    let signed = client
+        .post(format!("http://{addr}{PATH}"))
+        .header("stripe-signature", sign(body, SECRET, now()))
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("signed");
+    assert_eq!(signed.text().await.unwrap(), "verified evt_optional");
+    server.abort();
+}
+
+/// Log lines written by handlers, captured from a subscriber installed for this test binary.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn handler_logs_carry_the_delivery_span_on_both_frameworks() {
+    use stripe_pulsora::VerifiedStripeEvent;
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_ansi(false)
+        .with_max_level(tracing::Level::INFO)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _ = tracing::subscriber::set_global_default(subscriber);
+
+    async fn axum_handler(_event: VerifiedStripeEvent) -> &'static str {
+        tracing::info!("handled in axum");
+        "ok"
+    }
+    async fn actix_handler(_event: VerifiedStripeEvent) -> actix_web::HttpResponse {
+        tracing::info!("handled in actix");
+        actix_web::HttpResponse::Ok().finish()
+    }
+
+    let app = axum::Router::new().route(
+        PATH,
+        axum::routing::post(axum_handler).route_layer(StripeWebhookLayer::new(SECRET)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let axum_addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+
+    let webhook = StripeWebhook::new(SECRET);
+    let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let actix_addr = std_listener.local_addr().unwrap();
+    let (handle_tx, handle_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = actix_web::HttpServer::new(move || {
+                actix_web::App::new().service(
+                    actix_web::web::resource(PATH).route(
+                        actix_web::web::post()
+                            .to(actix_handler)
+                            .wrap(webhook.clone()),
+                    ),
+                )
+            })
+            .workers(1)
+            .disable_signals()
+            .shutdown_timeout(0)
+            .listen(std_listener)
+            .unwrap()
+            .run();
+            let _ = handle_tx.send(server.handle());
+            let _ = server.await;
+        });
+    });
+    let handle = handle_rx.recv().unwrap();
+
+    let client = client();
+    for (addr, id) in [(axum_addr, "evt_span_axum"), (actix_addr, "evt_span_actix")] {
+        let body = format!(
+            r#"{{"id":"{id}","object":"event","type":"invoice.paid","created":1700000000,"data":{{"object":{{"id":"in_1"}}}}}}"#
+        );
+        let answer = client
+            .post(format!("http://{addr}{PATH}"))
+            .header("stripe-signature", sign(body.as_bytes(), SECRET, now()))
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+    }
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    for (line, id) in [
+        ("handled in axum", "evt_span_axum"),
+        ("handled in actix", "evt_span_actix"),
+    ] {
+        let found = logs
+            .lines()
+            .find(|l| l.contains(line))
+            .unwrap_or_else(|| panic!("no {line:?} in {logs}"));
+        assert!(
+            found.contains(&format!("event_id=\"{id}\""))
+                || found.contains(&format!("event_id={id}")),
+            "the handler's line carries the span: {found}"
+        );
+        assert!(found.contains("invoice.paid"), "{found}");
+    }
+    server.abort();
+    drop(handle.stop(false));
+}

@@ -15,6 +15,7 @@ use std::fmt::Display;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::{Arc, OnceLock};
+use tracing::Instrument;
 
 /// Header names the pipeline reads.
 pub(crate) const STRIPE_SIGNATURE: &str = "stripe-signature";
@@ -190,9 +191,16 @@ impl Engine {
         Fut: Future<Output = R>,
         R: HandlerOutcome,
     {
-        let claim = self.replay.claim(&event).await?;
-        let outcome = handler(event).await;
-        claim.finish(outcome.is_success()).await;
+        // One span per delivery around the handler, in both adapters and for backfills, so
+        // every line the handler logs carries the event it is about.
+        let span = tracing::info_span!(
+            "stripe_event",
+            event_id = event.id(),
+            event_type = %event.event_type()
+        );
+        let claim = self.replay.claim(&event).instrument(span.clone()).await?;
+        let outcome = handler(event).instrument(span.clone()).await;
+        claim.finish(outcome.is_success()).instrument(span).await;
         Ok(outcome)
     }
 
