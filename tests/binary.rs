@@ -178,6 +178,18 @@ async fn serves_verifies_dedupes_forwards_and_counts() {
         5,
         "{metrics}"
     );
+    // Series the libraries emit through the `metrics` facade, exported by the binary.
+    assert_eq!(
+        metric(&metrics, "stripe_webhook_rejections_total{code=\"duplicate\"}"),
+        1,
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "stripe_webhook_deliveries_total{result=\"handled\"}"),
+        3,
+        "{metrics}"
+    );
+    assert!(metrics.contains("# HELP stripe_pulsora_pulsora_events_total"), "{metrics}");
 }
 
 #[tokio::test]

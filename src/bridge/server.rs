@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stripe_revenue::{RevenueSync, SyncOutcome};
+use stripe_revenue::RevenueSync;
 use stripe_webhook::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
 /// Shared state of the server's routes.
@@ -66,19 +66,8 @@ fn router_with(state: AppState, layer: StripeWebhookLayer) -> Router {
 }
 
 async fn webhook(State(state): State<AppState>, event: VerifiedStripeEvent) -> impl IntoResponse {
+    // The sync counts its own outcomes (`stripe_pulsora_pulsora_events_total`).
     let outcome = state.sync.handle(&event).await;
-    match &outcome {
-        SyncOutcome::Delivered { sent, already_sent } => {
-            state.metrics.record_pulsora("sent", *sent as u64);
-            state
-                .metrics
-                .record_pulsora("already_sent", *already_sent as u64);
-        }
-        SyncOutcome::Transient(_) => state.metrics.record_pulsora("transient_failure", 1),
-        SyncOutcome::Permanent(_) => state.metrics.record_pulsora("permanent_failure", 1),
-        SyncOutcome::Misconfigured(_) => state.metrics.record_pulsora("configuration_fault", 1),
-        _ => {}
-    }
     (outcome.status(), Json(outcome.body()))
 }
 

@@ -82,6 +82,7 @@ pub mod stripe;
 #[cfg(feature = "stripe-api")]
 mod stripe_api;
 mod sync;
+mod telemetry;
 
 pub use draft::is_collected_money;
 #[cfg(feature = "actix-web")]
@@ -101,3 +102,4 @@ pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};
 #[cfg(feature = "stripe-api")]
 pub use stripe_api::{LookupError, StripeApi, STRIPE_API_BASE};
 pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};
+pub use telemetry::{describe_metrics, PULSORA_EVENTS};

@@ -292,6 +292,7 @@ impl RevenueSync {
     /// Maps one verified event and delivers the result.
     pub async fn handle(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
         let outcome = self.run(event).await;
+        crate::telemetry::record(&outcome);
         match &outcome {
             SyncOutcome::Delivered { sent, already_sent } => tracing::info!(
                 event_id = event.id(),

@@ -138,6 +138,7 @@ impl Engine {
         let result = self.run(head, body, handler).await;
         if let Err(rejection) = &result {
             log_rejection(peer, rejection);
+            crate::telemetry::rejected(rejection);
         }
         result
     }
@@ -200,6 +201,7 @@ impl Engine {
         );
         let claim = self.replay.claim(&event).instrument(span.clone()).await?;
         let outcome = handler(event).instrument(span.clone()).await;
+        crate::telemetry::delivered(outcome.is_success());
         claim.finish(outcome.is_success()).instrument(span).await;
         Ok(outcome)
     }

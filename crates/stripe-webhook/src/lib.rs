@@ -141,6 +141,7 @@ mod event;
 mod ratelimit;
 mod rejection;
 mod replay;
+mod telemetry;
 pub mod tower;
 mod trusted;
 mod verify;
@@ -173,6 +174,7 @@ pub use replay::{
     DEFAULT_PROCESSED_TTL, DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_REPLAY_RETRY_AFTER,
     DEFAULT_STORE_TIMEOUT,
 };
+pub use telemetry::{describe_metrics, DELIVERIES, REJECTIONS};
 pub use tower::StripeWebhookLayer;
 pub use verify::{
     sign, sign_with_secrets, Clock, FixedClock, Secret, SignatureHeader, SystemClock, Tolerance,
