@@ -35,7 +35,9 @@ async fn main() {
         eprintln!("cannot listen on {}: {error}", config.bind);
         std::process::exit(2);
     });
-    tracing::info!("listening on http://{}/api/webhooks/stripe", config.bind);
+    for bound in server.addrs() {
+        tracing::info!("listening on http://{bound}/api/webhooks/stripe");
+    }
     if let Err(error) = server.run().await {
         eprintln!("server error: {error}");
         std::process::exit(1);

@@ -9,8 +9,8 @@
 //! memory, and runs Pulsora in dry-run mode, logging each JSON payload it would send. Send it
 //! events with `cargo run --example trigger -- all`.
 
-use axum::{routing::post, Router};
-use std::net::SocketAddr;
+use axum::routing::{get, post};
+use axum::Router;
 use stripe_pulsora::bridge;
 use stripe_pulsora::stripe_revenue::revenue_handler;
 
@@ -20,9 +20,12 @@ async fn main() {
     let (config, parts) = bridge::example_setup().await;
 
     // This is all an application needs: the route, the verification layer, the sync as state.
+    // `route_layer` puts the layer on the webhook route only: `/healthz` (added after it) and
+    // unknown paths never reach the webhook pipeline.
     let app = Router::new()
         .route("/api/webhooks/stripe", post(revenue_handler))
-        .layer(parts.layer)
+        .route_layer(parts.layer)
+        .route("/healthz", get(|| async { "ok\n" }))
         .with_state(parts.sync);
 
     let listener = tokio::net::TcpListener::bind(config.bind)
@@ -31,9 +34,11 @@ async fn main() {
             eprintln!("cannot listen on {}: {error}", config.bind);
             std::process::exit(2);
         });
-    tracing::info!("listening on http://{}/api/webhooks/stripe", config.bind);
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(error) = axum::serve(listener, app).await {
+    let bound = listener.local_addr().unwrap_or(config.bind);
+    tracing::info!("listening on http://{bound}/api/webhooks/stripe");
+    // The binary's server: header and idle timeouts, connection caps, backed-off accept errors,
+    // the client address for rate limits, graceful shutdown.
+    if let Err(error) = bridge::server::serve(listener, app, config.shutdown_deadline).await {
         eprintln!("server error: {error}");
         std::process::exit(1);
     }

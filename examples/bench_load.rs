@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-const DEFAULT_SECRET: &str = "whsec_benchmark_secret";
+const DEFAULT_SECRET: &str = "whsec_benchmark_secret_0123456789abcdef0123456789abcdef";
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

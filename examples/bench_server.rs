@@ -11,7 +11,7 @@
 
 use std::net::SocketAddr;
 
-const SECRET: &str = "whsec_benchmark_secret";
+const SECRET: &str = "whsec_benchmark_secret_0123456789abcdef0123456789abcdef";
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use stripe_pulsora::bridge::trigger::unix_now;
 use stripe_pulsora::{sign, StripeWebhookLayer, VerifiedStripeEvent};
 
-const SECRET: &str = "whsec_flood_run";
+const SECRET: &str = "whsec_flood_run_0123456789abcdef0123456789abcdef";
 
 fn arg(name: &str, default: &str) -> String {
     let args: Vec<String> = std::env::args().collect();

@@ -19,8 +19,11 @@ USAGE:
         Sign realistic Stripe events and POST them, like `stripe trigger` (no Stripe account
         needed). Targets: all, a scenario, or an event type (see --list).
 
-    stripe-pulsora sign --secret whsec_… [--timestamp UNIX_SECONDS] < payload.json
-        Print a Stripe-Signature header for the payload on standard input (for curl).
+    stripe-pulsora sign [--secret-stdin] [--timestamp UNIX_SECONDS] < payload.json
+        Print a Stripe-Signature header for the payload on standard input (for curl). The
+        secret comes from STRIPE_WEBHOOK_SECRET (the first one), or with --secret-stdin from
+        the first line of standard input (the payload follows). --secret whsec_… still works
+        but shows the secret to every user of `ps`.
 
     stripe-pulsora backfill --since <when> [--until <when>] [--dry-run]
         Send the revenue events Stripe still keeps (30 days) that the bridge missed, through
@@ -39,7 +42,9 @@ ENVIRONMENT (serve):
     STRIPE_PULSORA_FAILURE_LIMIT    off | failed verifications per minute        library default
     STRIPE_PULSORA_TRUSTED_PROXIES  CIDRs whose X-Forwarded-For is believed     none
     STRIPE_PULSORA_MAX_BODY         body limit in bytes                         1048576
-    STRIPE_PULSORA_TOLERANCE        signature tolerance in seconds              300
+    STRIPE_PULSORA_TOLERANCE        signature tolerance in seconds (≤ 3600)     300
+    STRIPE_PULSORA_INLINE_BUDGET    seconds Pulsora may take per answer (1–20)  9
+    STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT  1: allow http:// to a non-loopback PULSORA_ENDPOINT
     STRIPE_API_KEY                  enables the Stripe API attribution lookup   unset
     STRIPE_PULSORA_SHUTDOWN_DEADLINE  seconds in-flight deliveries get on SIGTERM  20
     RUST_LOG, STRIPE_PULSORA_LOG_FORMAT   log filter; text or json              info, text
@@ -58,6 +63,10 @@ fn main() -> ExitCode {
             println!("stripe-pulsora {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("serve" | "sign") if wants_help(&args[1..]) => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
         Some("serve") => run_async(serve()),
         Some("trigger") => run_async(trigger_command(args[1..].to_vec())),
         Some("sign") => sign_command(&args[1..]),
@@ -68,6 +77,11 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn wants_help(args: &[String]) -> bool {
+    args.iter()
+        .any(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
 }
 
 fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -118,7 +132,9 @@ async fn serve() -> ExitCode {
             "PULSORA_API_TOKEN is unset: dry run, Pulsora payloads are logged, not sent"
         );
     }
-    tracing::info!(bind = %config.bind, "stripe-pulsora listening on /api/webhooks/stripe");
+    // The bound address, not the configured one: `BIND=…:0` picks a free port.
+    let bound = listener.local_addr().unwrap_or(config.bind);
+    tracing::info!(bind = %bound, "stripe-pulsora listening on http://{bound}/api/webhooks/stripe");
     let app = bridge::server::app(parts);
     match bridge::server::serve(listener, app, config.shutdown_deadline).await {
         Ok(()) => {
@@ -140,11 +156,19 @@ async fn trigger_command(args: Vec<String>) -> ExitCode {
 
 fn sign_command(args: &[String]) -> ExitCode {
     let mut secret = None;
+    let mut secret_from_stdin = false;
     let mut timestamp = trigger::unix_now();
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
         match arg.as_str() {
-            "--secret" => secret = iter.next().cloned(),
+            "--secret" => {
+                eprintln!(
+                    "warning: --secret puts the secret on the command line, where `ps` shows it; \
+                     set STRIPE_WEBHOOK_SECRET or use --secret-stdin"
+                );
+                secret = iter.next().cloned();
+            }
+            "--secret-stdin" => secret_from_stdin = true,
             "--timestamp" => match iter.next().map(|t| t.parse::<i64>()) {
                 Some(Ok(t)) if t > 0 => timestamp = t,
                 _ => {
@@ -153,20 +177,38 @@ fn sign_command(args: &[String]) -> ExitCode {
                 }
             },
             other => {
-                eprintln!("unknown argument {other:?}; usage: stripe-pulsora sign --secret whsec_… [--timestamp T] < payload");
+                eprintln!("unknown argument {other:?}; usage: stripe-pulsora sign [--secret-stdin] [--timestamp T] < payload");
                 return ExitCode::from(2);
             }
         }
     }
-    let Some(secret) = secret else {
-        eprintln!("sign needs --secret whsec_…");
-        return ExitCode::from(2);
-    };
-    let mut payload = Vec::new();
-    if let Err(error) = std::io::stdin().read_to_end(&mut payload) {
-        eprintln!("cannot read the payload from standard input: {error}");
+    let mut input = Vec::new();
+    if let Err(error) = std::io::stdin().read_to_end(&mut input) {
+        eprintln!("cannot read standard input: {error}");
         return ExitCode::FAILURE;
     }
-    println!("{}", stripe_pulsora::sign(&payload, &secret, timestamp));
+    let mut payload = input.as_slice();
+    if secret_from_stdin {
+        let end = payload
+            .iter()
+            .position(|&b| b == b'\n')
+            .unwrap_or(payload.len());
+        let line = String::from_utf8_lossy(&payload[..end]).trim().to_owned();
+        payload = payload.get(end + 1..).unwrap_or_default();
+        secret = Some(line);
+    }
+    let secret = secret.filter(|s| !s.is_empty()).or_else(|| {
+        std::env::var("STRIPE_WEBHOOK_SECRET").ok().and_then(|v| {
+            v.split(',')
+                .map(str::trim)
+                .find(|s| !s.is_empty())
+                .map(str::to_owned)
+        })
+    });
+    let Some(secret) = secret else {
+        eprintln!("sign needs a secret: set STRIPE_WEBHOOK_SECRET=whsec_… or pass --secret-stdin");
+        return ExitCode::from(2);
+    };
+    println!("{}", stripe_pulsora::sign(payload, &secret, timestamp));
     ExitCode::SUCCESS
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
 
-const SECRET: &str = "whsec_binary_test";
+const SECRET: &str = "whsec_binary_test_0123456789abcdef0123456789abcdef";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -17,7 +17,7 @@ use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape, SCENARIOS};
 use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync};
 use stripe_pulsora::StripeWebhookLayer;
 
-const SECRET: &str = "whsec_e2e_secret";
+const SECRET: &str = "whsec_e2e_secret_0123456789abcdef0123456789abcdef";
 
 #[derive(Clone, Copy, Debug)]
 enum Framework {

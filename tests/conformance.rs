@@ -25,7 +25,7 @@ use stripe_pulsora::stripe_webhook::{
     sign, Cidr, FixedClock, Quota, StripeWebhook, StripeWebhookLayer,
 };
 
-const SECRET: &str = "whsec_conformance_secret";
+const SECRET: &str = "whsec_conformance_secret_0123456789abcdef0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------
 // The shape of a row
@@ -358,12 +358,14 @@ fn table() -> Vec<Row> {
         case(
             "signed with the previous secret (rotation)",
             post(invoice()).signatures(vec![Sig::Signed {
-                secret: "whsec_previous",
+                secret: "whsec_previous_0123456789abcdef0123456789abcdef",
                 offset: 0,
             }]),
             handled(200),
         )
-        .with(Setting::AlsoSecret("whsec_previous")),
+        .with(Setting::AlsoSecret(
+            "whsec_previous_0123456789abcdef0123456789abcdef",
+        )),
         case(
             "signed 290 s ago, inside the tolerance",
             post(invoice()).signatures(vec![signed(-290)]),
@@ -406,7 +408,7 @@ fn table() -> Vec<Row> {
         case(
             "signed with another secret",
             post(invoice()).signatures(vec![Sig::Signed {
-                secret: "whsec_someone_else",
+                secret: "whsec_someone_else_0123456789abcdef0123456789abcdef",
                 offset: 0,
             }]),
             refused(400, "signature_mismatch"),

@@ -33,8 +33,18 @@ fn defaults_with_an_empty_environment() {
 
 #[test]
 fn webhook_secrets() {
-    let c = with(&[("STRIPE_WEBHOOK_SECRET", "whsec_a, whsec_b")]).unwrap();
-    assert_eq!(c.webhook_secrets, vec!["whsec_a", "whsec_b"]);
+    let c = with(&[(
+        "STRIPE_WEBHOOK_SECRET",
+        "whsec_a_0123456789abcdef0123456789abcdef, whsec_b_0123456789abcdef0123456789abcdef",
+    )])
+    .unwrap();
+    assert_eq!(
+        c.webhook_secrets,
+        vec![
+            "whsec_a_0123456789abcdef0123456789abcdef",
+            "whsec_b_0123456789abcdef0123456789abcdef"
+        ]
+    );
     let message = refused("STRIPE_WEBHOOK_SECRET", "sk_live_oops");
     assert!(
         !message.contains("sk_live_oops"),
@@ -169,8 +179,11 @@ fn stripe_api_key_and_log_format() {
         .unwrap()
         .stripe_api_key
         .is_some());
-    let message = refused("STRIPE_API_KEY", "whsec_not_a_key");
-    assert!(!message.contains("whsec_not_a_key"));
+    let message = refused(
+        "STRIPE_API_KEY",
+        "whsec_not_a_key_0123456789abcdef0123456789abcdef",
+    );
+    assert!(!message.contains("whsec_not_a_key_0123456789abcdef0123456789abcdef"));
     assert_eq!(
         with(&[("STRIPE_PULSORA_LOG_FORMAT", "json")])
             .unwrap()

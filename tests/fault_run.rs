@@ -24,7 +24,7 @@ use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync, SqliteStateSt
 use stripe_pulsora::stripe_webhook::SqliteStore;
 use stripe_pulsora::StripeWebhookLayer;
 
-const SECRET: &str = "whsec_fault_run";
+const SECRET: &str = "whsec_fault_run_0123456789abcdef0123456789abcdef";
 const PULSORA_TIMEOUT: Duration = Duration::from_millis(150);
 
 /// A Pulsora that fails 30% of calls: 10% 500, 10% 429, 10% too slow to answer in time (and

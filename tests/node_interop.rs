@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use stripe_pulsora::stripe_webhook::{self, sign, StripeWebhookLayer, VerifiedStripeEvent};
 use tokio::sync::mpsc;
 
-const SECRET: &str = "whsec_node_interop_secret";
+const SECRET: &str = "whsec_node_interop_secret_0123456789abcdef0123456789abcdef";
 
 fn node_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/node")
@@ -164,18 +164,25 @@ fn our_signature_is_accepted_by_stripe_node_construct_event() {
 
     // During a rotation we send one v1 per secret; stripe-node accepts each secret.
     let secrets = [
-        stripe_webhook::Secret::new("whsec_old"),
-        stripe_webhook::Secret::new("whsec_new"),
+        stripe_webhook::Secret::new("whsec_old_0123456789abcdef0123456789abcdef"),
+        stripe_webhook::Secret::new("whsec_new_0123456789abcdef0123456789abcdef"),
     ];
     let rotated = stripe_webhook::sign_with_secrets(body.as_bytes(), &secrets, now());
-    for secret in ["whsec_old", "whsec_new"] {
+    for secret in [
+        "whsec_old_0123456789abcdef0123456789abcdef",
+        "whsec_new_0123456789abcdef0123456789abcdef",
+    ] {
         let out = node("verify.js", &[secret, &rotated], body.as_bytes());
         assert!(out.status.success(), "{secret}: {}", text(&out.stderr));
         assert_eq!(text(&out.stdout), "evt_signed_by_rust");
     }
 
     // The script really verifies: a wrong secret is refused with the SDK's error.
-    let out = node("verify.js", &["whsec_wrong", &header], body.as_bytes());
+    let out = node(
+        "verify.js",
+        &["whsec_wrong_0123456789abcdef0123456789abcdef", &header],
+        body.as_bytes(),
+    );
     assert!(!out.status.success());
     assert!(
         text(&out.stderr).contains("No signatures found matching the expected signature"),

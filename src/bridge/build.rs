@@ -67,18 +67,23 @@ pub fn revenue_sync(config: &EnvConfig) -> Result<RevenueSync, pulsora::Error> {
         Some(endpoint) => builder.endpoint(endpoint.clone()),
         None => builder,
     };
-    Ok(RevenueSync::new(builder.build()?))
+    Ok(RevenueSync::new(builder.build()?).inline_budget(config.inline_budget))
 }
 
 /// Installs the `tracing` subscriber: `RUST_LOG` filter (default `info`), text or JSON lines.
 pub fn init_logging(config: &EnvConfig) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a person at a terminal: escape codes in a log file or journal are noise.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     let _ = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),
     };
+    super::warn_unknown_variables();
 }
 
 /// The running pieces built from a configuration.

@@ -82,8 +82,10 @@ pub struct EnvConfig {
     pub trusted_proxies: Vec<String>,
     /// `STRIPE_PULSORA_MAX_BODY`: body limit in bytes.
     pub max_body: Option<usize>,
-    /// `STRIPE_PULSORA_TOLERANCE`: signature tolerance, default 300 s.
+    /// `STRIPE_PULSORA_TOLERANCE`: signature tolerance, default 300 s, at most 3600 s.
     pub tolerance: Duration,
+    /// `STRIPE_PULSORA_INLINE_BUDGET`: Pulsora's part of one webhook answer, default 9 s.
+    pub inline_budget: Duration,
     /// `STRIPE_API_KEY`: enables the Stripe API attribution lookup.
     pub stripe_api_key: Option<String>,
     /// `STRIPE_PULSORA_LOG_FORMAT`, default text.
@@ -112,6 +114,7 @@ impl fmt::Debug for EnvConfig {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("max_body", &self.max_body)
             .field("tolerance", &self.tolerance)
+            .field("inline_budget", &self.inline_budget)
             .field(
                 "stripe_api_key",
                 &self.stripe_api_key.as_ref().map(|_| "redacted"),
@@ -171,6 +174,18 @@ impl EnvConfig {
                         "whsec_…,whsec_…",
                     ));
                 }
+                // A short secret lets anyone sign events (`whsec_` alone was accepted once).
+                if let Some(weak) = secrets
+                    .iter()
+                    .find_map(|s| stripe_webhook::Secret::try_new(s).err())
+                {
+                    return Err(error(
+                        "STRIPE_WEBHOOK_SECRET",
+                        "<redacted>",
+                        weak.to_string(),
+                        "whsec_ followed by the 32+ characters Stripe shows for the endpoint",
+                    ));
+                }
                 secrets
             }
         };
@@ -204,6 +219,19 @@ impl EnvConfig {
                     "not an http(s) URL",
                     "https://pulsora.co/api/ingest",
                 ))
+            }
+            Some(v)
+                if v.starts_with("http://")
+                    && !is_loopback_url(v)
+                    && get(ALLOW_INSECURE) != Some("1") =>
+            {
+                // The token travels in a header and in the body: never in clear text over a network.
+                return Err(error(
+                    "PULSORA_ENDPOINT",
+                    v,
+                    format!("plain http:// to a host that is not loopback would send the Pulsora token in clear text; use https:// (or set {ALLOW_INSECURE}=1 for a trusted private network)"),
+                    "https://pulsora.co/api/ingest",
+                ));
             }
             other => other.map(str::to_owned),
         };
@@ -297,13 +325,29 @@ impl EnvConfig {
         let tolerance = match get("STRIPE_PULSORA_TOLERANCE") {
             None => Duration::from_secs(300),
             Some(v) => match v.parse::<u64>() {
-                Ok(n) if n > 0 => Duration::from_secs(n),
+                // Capped: a day-long window lets a captured delivery be replayed for a day once
+                // its id has left the replay store; an hour covers any sane clock skew.
+                Ok(n) if n > 0 && n <= MAX_TOLERANCE_SECS => Duration::from_secs(n),
                 _ => {
                     return Err(error(
                         "STRIPE_PULSORA_TOLERANCE",
                         v,
-                        "expected a positive number of seconds (the check cannot be disabled from the environment)",
+                        format!("expected a positive number of seconds, at most {MAX_TOLERANCE_SECS} (the check cannot be disabled from the environment)"),
                         "300",
+                    ))
+                }
+            },
+        };
+        let inline_budget = match get("STRIPE_PULSORA_INLINE_BUDGET") {
+            None => stripe_revenue::DEFAULT_INLINE_BUDGET,
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if (1..=20).contains(&n) => Duration::from_secs(n),
+                _ => {
+                    return Err(error(
+                        "STRIPE_PULSORA_INLINE_BUDGET",
+                        v,
+                        "expected 1 to 20 seconds (Stripe must get its answer well inside its own timeout)",
+                        "9",
                     ))
                 }
             },
@@ -346,6 +390,7 @@ impl EnvConfig {
             },
         };
         Ok(Self {
+            inline_budget,
             shutdown_deadline,
             webhook_secrets,
             bind,
@@ -361,6 +406,25 @@ impl EnvConfig {
             log_format,
         })
     }
+}
+
+/// Largest `STRIPE_PULSORA_TOLERANCE`, in seconds.
+pub const MAX_TOLERANCE_SECS: u64 = 3600;
+
+/// Set to `1` to allow a plain `http://` `PULSORA_ENDPOINT` to a host that is not loopback.
+const ALLOW_INSECURE: &str = "STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT";
+
+/// `http://localhost…`, `http://127.x…`, `http://[::1]…`: traffic that never leaves the host.
+fn is_loopback_url(url: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(url) else {
+        return false;
+    };
+    let host = url.host_str().unwrap_or_default();
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn is_cidr(text: &str) -> bool {

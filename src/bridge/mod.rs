@@ -6,6 +6,7 @@
 pub mod backfill;
 mod build;
 mod env;
+mod env_check;
 pub mod metrics;
 #[cfg(feature = "axum")]
 pub mod server;
@@ -15,3 +16,4 @@ pub use build::{
     example_setup, init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET,
 };
 pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
+pub use env_check::{unknown_variables, warn_unknown_variables, KNOWN_VARIABLES};

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use stripe_webhook::{sign, Quota, StripeWebhookLayer, VerifiedStripeEvent};
 use tower::{Layer, Service, ServiceExt};
 
-const SECRET: &str = "whsec_pipeline_bench";
+const SECRET: &str = "whsec_pipeline_bench_0123456789abcdef0123456789abcdef";
 
 fn body(n: u64) -> Bytes {
     let mut filler = String::new();

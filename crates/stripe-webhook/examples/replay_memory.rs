@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use stripe_webhook::{sign, ClaimToken, MemoryStore, ReplayStore, StripeWebhookLayer};
 use tower::{Layer, Service, ServiceExt};
 
-const SECRET: &str = "whsec_replay_memory";
+const SECRET: &str = "whsec_replay_memory_0123456789abcdef0123456789abcdef";
 const BUDGET: f64 = 250.0;
 const SCENARIOS: [&str; 3] = ["store", "guard", "guard-uncapped"];
 

@@ -38,6 +38,17 @@ impl WebhookConfig {
 /// `fn with_config(self, WebhookConfig) -> Self` that forgets any engine built from the old one.
 macro_rules! config_builder_methods {
     () => {
+        /// Checks every configured secret has Stripe's shape and length (`whsec_` and at least
+        /// [`MIN_SECRET_CHARS`](crate::MIN_SECRET_CHARS) characters). A middleware built with a
+        /// weaker one refuses every request with `500 weak_secret` (fail closed) and logs why
+        /// once; call this at start-up to stop there instead.
+        pub fn validate(&self) -> Result<(), $crate::WeakSecret> {
+            match self.config.verifier.weak_secret() {
+                Some(weak) => Err(weak),
+                None => Ok(()),
+            }
+        }
+
         /// Adds another active signing secret. Stripe signs with every active secret, so during
         /// a rotation (old and new secret for up to 24 h), or to serve test and live mode or
         /// account and Connect endpoints on one route, add each one.

@@ -107,16 +107,26 @@ pub(crate) struct Engine {
     config: WebhookConfig,
     admission: Admission,
     replay: ReplayGuard,
+    /// A secret anyone could guess: every request is refused (fail closed).
+    weak_secret: bool,
 }
 
 impl Engine {
     pub(crate) fn new(config: WebhookConfig) -> Self {
         let admission = Admission::new(&config.rate_limit);
         let replay = ReplayGuard::new(&config.replay);
+        let weak_secret = match config.verifier.weak_secret() {
+            Some(weak) => {
+                tracing::error!("{weak}; every Stripe webhook request will be refused with 500");
+                true
+            }
+            None => false,
+        };
         Self {
             config,
             admission,
             replay,
+            weak_secret,
         }
     }
 
@@ -156,6 +166,9 @@ impl Engine {
         Fut: Future<Output = R>,
         R: HandlerOutcome,
     {
+        if self.weak_secret {
+            return Err(Rejection::WeakSecret);
+        }
         // 1. Who is asking, and may they? Decided before a byte of the body is read.
         let client = self.admission.admit(&head)?;
 

@@ -178,7 +178,7 @@ pub use telemetry::{describe_metrics, DELIVERIES, REJECTIONS};
 pub use tower::StripeWebhookLayer;
 pub use verify::{
     sign, sign_with_secrets, Clock, FixedClock, Secret, SignatureHeader, SystemClock, Tolerance,
-    Verifier, VerifyError, DEFAULT_TOLERANCE,
+    Verifier, VerifyError, WeakSecret, DEFAULT_TOLERANCE, MIN_SECRET_CHARS,
 };
 
 pub use missing::MissingStripeWebhookLayer;

@@ -65,6 +65,11 @@ pub enum Rejection {
         /// Suggested wait before retrying.
         retry_after: Duration,
     },
+    /// The middleware was configured with a signing secret Stripe could not have issued
+    /// (see [`Secret::try_new`](crate::Secret::try_new)): it fails closed, `500`, for every
+    /// request, since anyone could sign with such a key.
+    #[error("this webhook endpoint is misconfigured (its signing secret is too weak); nothing is accepted")]
+    WeakSecret,
     /// The event was already processed: `200` `{"received":true,"duplicate":true}`.
     #[error("event {event_id} was already processed")]
     Duplicate {
@@ -85,6 +90,7 @@ impl Rejection {
             Self::InFlight { .. } => StatusCode::CONFLICT,
             Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Duplicate { .. } => StatusCode::OK,
+            Self::WeakSecret => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -101,6 +107,7 @@ impl Rejection {
             Self::InFlight { .. } => "in_flight",
             Self::StoreUnavailable { .. } => "store_unavailable",
             Self::Duplicate { .. } => "duplicate",
+            Self::WeakSecret => "weak_secret",
         }
     }
 

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-const SECRET: &str = "whsec_http_axum_test_secret";
+const SECRET: &str = "whsec_http_axum_test_secret_0123456789abcdef0123456789abcdef";
 const PATH: &str = "/api/webhooks/stripe";
 /// Longest a test waits for an answer it expects; a hang fails the test instead of stalling CI.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -274,7 +274,11 @@ async fn every_verification_failure_answers_400_with_its_code() {
         ),
         case(
             "signed with another secret",
-            vec![sign(b.as_bytes(), "whsec_someone_else", t)],
+            vec![sign(
+                b.as_bytes(),
+                "whsec_someone_else_0123456789abcdef0123456789abcdef",
+                t,
+            )],
             b.clone(),
             "signature_mismatch",
         ),
@@ -557,10 +561,20 @@ async fn unknown_event_type_is_accepted_as_other() {
 
 #[tokio::test]
 async fn rotated_secrets_both_verify_over_http() {
-    let mut server = serve(StripeWebhookLayer::new("whsec_new").secret("whsec_old")).await;
+    let mut server = serve(
+        StripeWebhookLayer::new("whsec_new_0123456789abcdef0123456789abcdef")
+            .secret("whsec_old_0123456789abcdef0123456789abcdef"),
+    )
+    .await;
     for (id, secret) in [
-        ("evt_signed_new", "whsec_new"),
-        ("evt_signed_old", "whsec_old"),
+        (
+            "evt_signed_new",
+            "whsec_new_0123456789abcdef0123456789abcdef",
+        ),
+        (
+            "evt_signed_old",
+            "whsec_old_0123456789abcdef0123456789abcdef",
+        ),
     ] {
         let body = event_body(id, "invoice.paid");
         let answer = post_signed(&server, &[&sign(body.as_bytes(), secret, now())], body).await;

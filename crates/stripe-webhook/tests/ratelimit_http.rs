@@ -20,7 +20,7 @@ use stripe_webhook::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket};
 
-const SECRET: &str = "whsec_ratelimit_http_test";
+const SECRET: &str = "whsec_ratelimit_http_test_0123456789abcdef0123456789abcdef";
 const PATH: &str = "/api/webhooks/stripe";
 /// Longest a test waits for an answer it expects; a hang fails the test instead of stalling CI.
 const PATIENCE: Duration = Duration::from_secs(5);
@@ -156,7 +156,11 @@ async fn post(
     forwarded_for: Option<&str>,
 ) -> Answer {
     let body = event_body();
-    let secret = if bad_signature { "whsec_guess" } else { SECRET };
+    let secret = if bad_signature {
+        "whsec_guess_0123456789abcdef0123456789abcdef"
+    } else {
+        SECRET
+    };
     let mut request = client
         .post(&server.url)
         .header("content-type", "application/json")

@@ -48,7 +48,7 @@
 //! use stripe_webhook::{sign, StripeWebhook, VerifiedStripeEvent};
 //!
 //! # actix_web::rt::System::new().block_on(async {
-//! let webhook = StripeWebhook::new("whsec_test").disable_timestamp_check();
+//! let webhook = StripeWebhook::new("whsec_test_0123456789abcdef0123456789abcdef").disable_timestamp_check();
 //! let app = test::init_service(App::new().service(
 //!     web::resource("/hook")
 //!         .wrap(webhook.clone())
@@ -62,7 +62,7 @@
 //! let body = r#"{"id":"evt_1","object":"event","type":"invoice.paid","data":{"object":{}}}"#;
 //! let signed = test::TestRequest::post()
 //!     .uri("/hook")
-//!     .insert_header(("stripe-signature", sign(body.as_bytes(), "whsec_test", 1_700_000_000)))
+//!     .insert_header(("stripe-signature", sign(body.as_bytes(), "whsec_test_0123456789abcdef0123456789abcdef", 1_700_000_000)))
 //!     .set_payload(body)
 //!     .to_request();
 //! let response = test::call_service(&app, signed).await;

@@ -59,8 +59,27 @@ pub struct StripeWebhook {
 impl StripeWebhook {
     /// A middleware accepting events signed with `secret` (the endpoint's `whsec_…`), with the
     /// defaults: 300 s tolerance each way, 1 MiB body limit, 10 s read timeout.
+    ///
+    /// A secret Stripe could not have issued (shorter than `whsec_` and
+    /// [`MIN_SECRET_CHARS`](crate::MIN_SECRET_CHARS) characters) is not refused here, but the
+    /// middleware then fails closed: every request gets `500 weak_secret`. Use
+    /// [`try_new`](Self::try_new) or [`validate`](Self::validate) to fail at start-up instead.
     pub fn new(secret: impl Into<Secret>) -> Self {
         Self::from_config(WebhookConfig::new(secret.into()))
+    }
+
+    /// Like [`new`](Self::new), but refuses a secret Stripe could not have issued (`whsec_`
+    /// and at least [`MIN_SECRET_CHARS`](crate::MIN_SECRET_CHARS) characters) instead of
+    /// building a middleware that refuses every request.
+    ///
+    /// ```
+    /// # use stripe_webhook::*;
+    /// # type T = StripeWebhook;
+    /// assert!(T::try_new("whsec_").is_err());
+    /// assert!(T::try_new("whsec_0123456789abcdefghijklmnopqrstuv").is_ok());
+    /// ```
+    pub fn try_new(secret: impl AsRef<[u8]>) -> Result<Self, crate::WeakSecret> {
+        Ok(Self::new(crate::Secret::try_new(secret)?))
     }
 
     fn from_config(config: WebhookConfig) -> Self {

@@ -115,7 +115,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let layer = StripeWebhookLayer::new("whsec_guide")
+//! let layer = StripeWebhookLayer::new("whsec_guide_0123456789abcdef0123456789abcdef")
 //!     .rate_limit(Quota::per_minute(2))
 //!     .no_failure_limit();
 //! let app = layer.layer(service_fn(|_: Request<Full<Bytes>>| async {

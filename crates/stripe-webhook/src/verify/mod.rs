@@ -19,7 +19,7 @@ mod tolerance;
 
 pub use error::VerifyError;
 pub use header::SignatureHeader;
-pub use secret::Secret;
+pub use secret::{Secret, WeakSecret, MIN_SECRET_CHARS};
 pub use sign::{sign, sign_with_secrets};
 pub use tolerance::{Clock, FixedClock, SystemClock, Tolerance, DEFAULT_TOLERANCE};
 
@@ -99,6 +99,13 @@ impl Verifier {
     /// The configured tolerance.
     pub fn tolerance(&self) -> Tolerance {
         self.tolerance
+    }
+
+    /// The first secret Stripe could not have issued, if any (see [`Secret::try_new`]). The
+    /// verifier itself accepts any key (tests and vectors use short ones); the middleware
+    /// refuses to run with one.
+    pub fn weak_secret(&self) -> Option<WeakSecret> {
+        self.secrets.iter().find_map(Secret::weakness)
     }
 
     /// Verifies a header value against a body at the clock's current time. Returns the signed

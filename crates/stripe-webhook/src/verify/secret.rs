@@ -18,6 +18,44 @@ pub(crate) type HmacSha256 = Hmac<Sha256>;
 pub struct Secret {
     keyed: HmacSha256,
     looks_like_whsec: bool,
+    strong: bool,
+}
+
+/// Characters Stripe puts after `whsec_` in an endpoint's signing secret (at least): a secret
+/// with fewer is refused by [`StripeWebhookLayer::try_new`](crate::StripeWebhookLayer::try_new)
+/// and the middleware fails closed with it.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+/// The webhook signing secret is not one Stripe could have issued: anyone could guess it and
+/// sign events. The secret itself is never shown.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the Stripe webhook signing secret is too weak: expected `whsec_` followed by at least {min} \
+     characters (the endpoint's signing secret from the Stripe dashboard or `stripe listen`), got \
+     {shape}"
+)]
+pub struct WeakSecret {
+    min: usize,
+    shape: &'static str,
+}
+
+impl WeakSecret {
+    fn of(bytes: &[u8]) -> Option<Self> {
+        let shape = match bytes.strip_prefix(b"whsec_") {
+            None if bytes.is_empty() => "an empty value",
+            None => "a value without the `whsec_` prefix",
+            Some(rest) if char_count(rest) < MIN_SECRET_CHARS => "a shorter value",
+            Some(_) => return None,
+        };
+        Some(Self {
+            min: MIN_SECRET_CHARS,
+            shape,
+        })
+    }
+}
+
+fn char_count(bytes: &[u8]) -> usize {
+    std::str::from_utf8(bytes).map_or(bytes.len(), |text| text.chars().count())
 }
 
 impl Secret {
@@ -43,7 +81,41 @@ impl Secret {
         Self {
             keyed,
             looks_like_whsec,
+            strong: WeakSecret::of(bytes).is_none(),
         }
+    }
+
+    /// Prepares a secret, refusing one Stripe could not have issued (`whsec_` and at least
+    /// [`MIN_SECRET_CHARS`] characters).
+    ///
+    /// ```
+    /// use stripe_webhook::Secret;
+    /// assert!(Secret::try_new("whsec_").is_err());
+    /// assert!(Secret::try_new("whsec_short").is_err());
+    /// assert!(Secret::try_new("whsec_0123456789abcdefghijklmnopqrstuv").is_ok());
+    /// ```
+    pub fn try_new(secret: impl AsRef<[u8]>) -> Result<Self, WeakSecret> {
+        match WeakSecret::of(secret.as_ref()) {
+            Some(weak) => Err(weak),
+            None => Ok(Self::new(secret)),
+        }
+    }
+
+    /// `true` when the secret has Stripe's shape and length (see [`Secret::try_new`]).
+    pub fn is_strong(&self) -> bool {
+        self.strong
+    }
+
+    /// Why the secret is weak, if it is.
+    pub(crate) fn weakness(&self) -> Option<WeakSecret> {
+        (!self.strong).then_some(WeakSecret {
+            min: MIN_SECRET_CHARS,
+            shape: if self.looks_like_whsec {
+                "a shorter value"
+            } else {
+                "a value without the `whsec_` prefix"
+            },
+        })
     }
 
     /// A fresh HMAC state keyed with this secret.

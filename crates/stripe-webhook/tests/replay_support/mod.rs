@@ -18,7 +18,7 @@ use stripe_webhook::{sign, StripeWebhookLayer, VerifiedStripeEvent};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub const SECRET: &str = "whsec_replay_test_secret";
+pub const SECRET: &str = "whsec_replay_test_secret_0123456789abcdef0123456789abcdef";
 pub const PATH: &str = "/api/webhooks/stripe";
 /// Longest a test waits for one answer; a hang fails the test instead of stalling CI.
 pub const PATIENCE: Duration = Duration::from_secs(10);
