@@ -1,4 +1,4 @@
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// An expandable reference: Stripe sends either the id (`"cus_123"`) or, when expanded, the whole
 /// object. Only the id is kept; `metadata` is kept too when the object was expanded.
@@ -26,6 +26,13 @@ impl<'de> Deserialize<'de> for Expandable {
             Raw::Id(id) => Self { id, metadata: None },
             Raw::Object { id, metadata } => Self { id, metadata },
         })
+    }
+}
+
+/// Serialized as the id alone (what the MRR ledger keeps of a snapshot).
+impl Serialize for Expandable {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.id)
     }
 }
 

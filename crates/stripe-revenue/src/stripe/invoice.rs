@@ -86,6 +86,90 @@ pub struct InvoiceLine {
     /// Line metadata.
     #[serde(default)]
     pub metadata: Option<Metadata>,
+    /// The billing period of the line (Unix seconds).
+    #[serde(default)]
+    pub period: Option<LinePeriod>,
+    /// Money each discount took off this line (every API version).
+    #[serde(default)]
+    pub discount_amounts: Option<Vec<LineDiscountAmount>>,
+    /// Before basil: tax amounts (`inclusive` ones are inside `amount`).
+    #[serde(default)]
+    pub tax_amounts: Option<Vec<LineTax>>,
+    /// Basil and later: taxes (`tax_behavior: inclusive` ones are inside `amount`).
+    #[serde(default)]
+    pub taxes: Option<Vec<LineTax>>,
+    /// Basil and later: what was priced (`pricing.price_details.price` is the price id).
+    #[serde(default)]
+    pub pricing: Option<serde_json::Value>,
+    /// Basil and later: where the line comes from (proration flag inside).
+    #[serde(default)]
+    pub parent: Option<serde_json::Value>,
+}
+
+/// `line.period`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[non_exhaustive]
+pub struct LinePeriod {
+    /// Start, Unix seconds.
+    #[serde(default)]
+    pub start: i64,
+    /// End, Unix seconds.
+    #[serde(default)]
+    pub end: i64,
+}
+
+/// One entry of `line.discount_amounts`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct LineDiscountAmount {
+    /// Minor units taken off.
+    #[serde(default)]
+    pub amount: i64,
+}
+
+/// One entry of `line.tax_amounts` (before basil) or `line.taxes` (basil).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct LineTax {
+    /// Tax, minor units.
+    #[serde(default)]
+    pub amount: i64,
+    /// Before basil: the tax is inside the line amount.
+    #[serde(default)]
+    pub inclusive: Option<bool>,
+    /// Basil: `inclusive` or `exclusive`.
+    #[serde(default)]
+    pub tax_behavior: Option<String>,
+}
+
+impl InvoiceLine {
+    /// The price id, from `price.id` (before basil) or `pricing.price_details.price` (basil).
+    pub fn price_id(&self) -> Option<&str> {
+        self.price
+            .as_ref()
+            .and_then(|p| p.id.as_deref())
+            .or_else(|| self.pricing.as_ref()?["price_details"]["price"].as_str())
+    }
+
+    /// Whether the line is a proration, in either API shape.
+    pub fn is_proration(&self) -> bool {
+        self.proration == Some(true)
+            || self.parent.as_ref().is_some_and(|p| {
+                p["subscription_item_details"]["proration"] == true
+                    || p["invoice_item_details"]["proration"] == true
+            })
+    }
+
+    /// Tax inside `amount` (inclusive taxes), minor units, in either API shape.
+    pub fn inclusive_tax(&self) -> i64 {
+        let legacy = self.tax_amounts.iter().flatten();
+        let basil = self.taxes.iter().flatten();
+        legacy
+            .chain(basil)
+            .filter(|t| t.inclusive == Some(true) || t.tax_behavior.as_deref() == Some("inclusive"))
+            .map(|t| t.amount)
+            .sum()
+    }
 }
 
 impl Invoice {

@@ -4,6 +4,7 @@
 
 mod charge;
 mod checkout;
+mod discount;
 mod expandable;
 mod invoice;
 mod subscription;
@@ -11,8 +12,11 @@ mod subscription;
 pub use charge::Charge;
 pub use checkout::CheckoutSession;
 pub use expandable::Expandable;
-pub use invoice::{Invoice, InvoiceLine};
-pub use subscription::{Price, Recurring, Subscription, SubscriptionItem};
+pub use invoice::{Invoice, InvoiceLine, LineDiscountAmount, LinePeriod, LineTax};
+pub use discount::{AppliesTo, Coupon, CouponRef, Discount, DiscountRef, DiscountSource};
+pub use subscription::{
+    List, Price, PriceTier, Recurring, Subscription, SubscriptionItem, TaxRate, TransformQuantity,
+};
 
 use std::collections::BTreeMap;
 
