@@ -73,6 +73,7 @@ mod handler;
 mod health;
 #[cfg(any(feature = "sqlite", feature = "redis"))]
 mod kv;
+mod ledger;
 mod map;
 pub mod mrr;
 mod policy;

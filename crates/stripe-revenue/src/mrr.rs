@@ -240,7 +240,9 @@ fn resolve<'a>(
         let coupon = match r {
             DiscountRef::Object(d) => {
                 let known = d.coupon().is_some()
-                    || d.id.as_deref().is_some_and(|id| learned.coupons.contains_key(id));
+                    || d.id
+                        .as_deref()
+                        .is_some_and(|id| learned.coupons.contains_key(id));
                 if !known {
                     note_unknown(subscription, r.id());
                 }
@@ -284,15 +286,22 @@ fn apply_coupon(coupon: &Coupon, currency: &str, values: &mut [ItemValue]) {
         products.is_empty() || v.product.as_ref().is_some_and(|p| products.contains(p))
     };
     if let Some(percent) = coupon.percent_off.and_then(Decimal::from_f64_retain) {
-        let factor = (Decimal::ONE_HUNDRED - percent.min(Decimal::ONE_HUNDRED)) / Decimal::ONE_HUNDRED;
-        values.iter_mut().filter(|v| eligible(v)).for_each(|v| v.scale(factor));
+        let factor =
+            (Decimal::ONE_HUNDRED - percent.min(Decimal::ONE_HUNDRED)) / Decimal::ONE_HUNDRED;
+        values
+            .iter_mut()
+            .filter(|v| eligible(v))
+            .for_each(|v| v.scale(factor));
     } else if let Some(off) = coupon.amount_off {
         if coupon
             .currency
             .as_deref()
             .is_some_and(|c| !c.eq_ignore_ascii_case(currency))
         {
-            tracing::info!(coupon = coupon.id.as_deref(), "amount_off coupon in another currency: not applied to MRR");
+            tracing::info!(
+                coupon = coupon.id.as_deref(),
+                "amount_off coupon in another currency: not applied to MRR"
+            );
             return;
         }
         let gross: Decimal = values.iter().filter(|v| eligible(v)).map(|v| v.gross).sum();
@@ -305,7 +314,10 @@ fn apply_coupon(coupon: &Coupon, currency: &str, values: &mut [ItemValue]) {
         // Spread over the eligible items in proportion, which keeps each item's tax ratio.
         let off = (Decimal::from(off) * monthly).min(gross);
         let factor = (gross - off) / gross;
-        values.iter_mut().filter(|v| eligible(v)).for_each(|v| v.scale(factor));
+        values
+            .iter_mut()
+            .filter(|v| eligible(v))
+            .for_each(|v| v.scale(factor));
     }
 }
 
@@ -347,7 +359,10 @@ fn tax_factor(
 ) -> Decimal {
     let rates = match item.tax_rates.as_deref() {
         Some(rates) if !rates.is_empty() => rates,
-        _ => subscription.default_tax_rates.as_deref().unwrap_or_default(),
+        _ => subscription
+            .default_tax_rates
+            .as_deref()
+            .unwrap_or_default(),
     };
     let inclusive: Decimal = rates
         .iter()
@@ -361,7 +376,9 @@ fn tax_factor(
         return Decimal::ONE;
     }
     match line {
-        Some(l) if l.amount > 0 => Decimal::from(l.amount - l.inclusive_tax) / Decimal::from(l.amount),
+        Some(l) if l.amount > 0 => {
+            Decimal::from(l.amount - l.inclusive_tax) / Decimal::from(l.amount)
+        }
         _ => {
             tracing::info!(
                 subscription = %subscription.id,
@@ -429,7 +446,7 @@ pub fn tiered_amount(
     if mode == Some("volume") {
         let tier = tiers
             .iter()
-            .find(|t| t.up_to.map_or(true, |u| quantity <= u))
+            .find(|t| t.up_to.is_none_or(|u| quantity <= u))
             .ok_or(Exclusion::Incomplete)?;
         return Ok(unit(tier).unwrap_or(Decimal::ZERO) * Decimal::from(quantity) + flat(tier));
     }
@@ -515,7 +532,10 @@ pub fn invoice_mrr(invoice: &Invoice, currency: &str) -> Option<Decimal> {
                 Err(_) => continue,
             },
             Some(_) => continue,
-            None => match line.period.and_then(|p| period_monthly_factor(p.start, p.end)) {
+            None => match line
+                .period
+                .and_then(|p| period_monthly_factor(p.start, p.end))
+            {
                 Some(f) if line.price_id().is_some() => f,
                 _ => continue,
             },
@@ -532,7 +552,9 @@ pub fn learn_lines(learned: &mut Learned, invoice: &Invoice, created: i64) {
         if line.is_proration() {
             continue;
         }
-        let Some(price) = line.price_id() else { continue };
+        let Some(price) = line.price_id() else {
+            continue;
+        };
         let facts = LineFacts {
             amount: line.amount,
             inclusive_tax: line.inclusive_tax(),

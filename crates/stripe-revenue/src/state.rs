@@ -8,24 +8,89 @@ use serde::{Deserialize, Serialize};
 
 /// The MRR ledger of one subscription.
 ///
-/// `reported_mrr` is the sum of every `mrr_impact` sent so far, so each new event reports
-/// `current − reported` and the sum over a subscription's life always equals its current MRR.
-/// `state_created` is the `created` of the newest subscription state applied: an older event,
-/// delivered late, does not roll the state back.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Pulsora's view of the subscription's MRR is `baseline + reported_mrr`: `baseline` is the MRR
+/// it had when the ledger adopted it (0 when seen from birth), `reported_mrr` the sum of every
+/// `mrr_impact` sent. Each event re-derives the current MRR from the newest snapshot (by the
+/// `created` of the event that carried it) and what was learned, and reports
+/// `current − (baseline + reported_mrr)`. So Σ `mrr_impact` = current MRR − MRR at adoption,
+/// whatever the order and duplication of delivery. The rules live in `ledger.rs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubscriptionLedger {
     /// Sum of the `mrr_impact` reported to Pulsora, in major units.
     pub reported_mrr: Decimal,
-    /// The subscription's MRR as last learned from Stripe, in major units.
+    /// The subscription's MRR as last derived, in major units.
     pub known_mrr: Option<Decimal>,
-    /// The MRR the subscription's items are worth once it is active (whatever its status).
-    pub list_mrr: Option<Decimal>,
-    /// `created` of the event `known_mrr` came from.
+    /// `created` of the event the snapshot came from.
     pub state_created: Option<i64>,
-    /// A paid invoice with a positive amount has been reported.
+    /// A paid invoice has been seen for this subscription.
     pub invoiced: bool,
     /// The subscription was seen in `trialing` status.
     pub trialed: bool,
+    /// The ledger has adopted the subscription (a discount event alone does not). Ledgers
+    /// written before this field existed had.
+    #[serde(default = "yes")]
+    pub seen: bool,
+    /// MRR when the ledger adopted the subscription (0 when seen from birth).
+    #[serde(default)]
+    pub baseline: Decimal,
+    /// `created` of the event the baseline came from; `None` when seen from birth.
+    #[serde(default)]
+    pub adopted_at: Option<i64>,
+    /// Tie-break for snapshots of the same second: created 0, updated 1, deleted 2, fetched 3.
+    #[serde(default)]
+    pub state_rank: u8,
+    /// The newest subscription state (metadata dropped).
+    #[serde(default)]
+    pub snapshot: Option<Box<crate::stripe::Subscription>>,
+    /// Coupons and invoice lines learned for this subscription.
+    #[serde(default)]
+    pub learned: crate::mrr::Learned,
+    /// `created` of the newest paid invoice event.
+    #[serde(default)]
+    pub paid_at: Option<i64>,
+    /// MRR stated by the newest paid invoice (`created`, MRR), used while there is no snapshot.
+    #[serde(default)]
+    pub invoice_mrr: Option<(i64, Decimal)>,
+    /// With a currency converter: the one rate used for this subscription's MRR, and the sum
+    /// of converted `mrr_impact` sent (the ledger in the reported currency).
+    #[serde(default)]
+    pub converted: Option<ConvertedLedger>,
+}
+
+/// The MRR ledger in the reported currency (see [`crate::CurrencyConverter`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertedLedger {
+    /// Target currency (upper case).
+    pub currency: String,
+    /// Converted units per unit of the subscription's currency, fixed at the first conversion.
+    pub rate: Decimal,
+    /// `round((baseline + reported_mrr) × rate)` as last reported.
+    pub total: Decimal,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for SubscriptionLedger {
+    fn default() -> Self {
+        Self {
+            reported_mrr: Decimal::ZERO,
+            known_mrr: None,
+            state_created: None,
+            invoiced: false,
+            trialed: false,
+            seen: true,
+            baseline: Decimal::ZERO,
+            adopted_at: None,
+            state_rank: 0,
+            snapshot: None,
+            learned: crate::mrr::Learned::default(),
+            paid_at: None,
+            invoice_mrr: None,
+            converted: None,
+        }
+    }
 }
 
 /// The refund high-water mark of one charge.
@@ -53,10 +118,13 @@ pub struct Context {
     pub charge: Option<ChargeLedger>,
     /// Attribution learned earlier for the event's customer or subscription.
     pub learned: Option<Attribution>,
+    /// Fetch on notify (feature `stripe-api`): the event's subscription as the Stripe API
+    /// returned it, and when (Unix seconds). Newer than any event, so it decides the MRR.
+    pub fetched: Option<(crate::stripe::Subscription, i64)>,
 }
 
 /// A change to remember once the events have been delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StateUpdate {
     /// New ledger for a subscription id.
     Subscription(String, SubscriptionLedger),
@@ -93,6 +161,7 @@ impl MemoryState {
                 .as_ref()
                 .and_then(|c| self.charges.get(c).copied()),
             learned,
+            fetched: None,
         }
     }
 

@@ -88,10 +88,9 @@ fn subscription_changes_against_a_known_ledger() {
         subscription: Some(SubscriptionLedger {
             reported_mrr: Decimal::new(2000, 2),
             known_mrr: Some(Decimal::new(2000, 2)),
-            list_mrr: Some(Decimal::new(2000, 2)),
             state_created: Some(T0 - 86_400),
             invoiced: true,
-            trialed: false,
+            ..SubscriptionLedger::default()
         }),
         ..Context::default()
     };

@@ -96,6 +96,7 @@ pub(crate) async fn load(kv: &impl KeyValue, subjects: &Subjects) -> Result<Cont
         subscription: decode(lookup(&keys[0]))?,
         charge: decode(lookup(&keys[1]))?,
         learned,
+        fetched: None,
     })
 }
 

@@ -1,19 +1,24 @@
 //! Invoices: `invoice.paid` / `invoice.payment_succeeded`.
 
+use super::subscription::movement;
 use super::{Envelope, Mapped};
-use crate::currency::{to_major, with_scale};
+use crate::currency::to_major;
 use crate::draft::Draft;
+use crate::ledger::Origin;
 use crate::state::{StateUpdate, SubscriptionLedger};
 use crate::stripe::{Expandable, Invoice};
 use pulsora::EventType as Kind;
 use rust_decimal::Decimal;
 use serde_json::json;
 
-/// A paid invoice is money: `subscription` (first invoice), `renewal` (cycle) or `purchase`
-/// (anything else). Subscription invoices also move the subscription's MRR ledger.
+/// A paid invoice is money: `subscription` (first invoice, or the first paid invoice that
+/// starts a known subscription's MRR, whatever its `billing_reason`), `renewal` (cycle) or
+/// `purchase` (anything else, and any invoice paid after cancellation). Subscription invoices
+/// also settle the subscription's MRR ledger (see `ledger.rs`); an invoice that paid nothing
+/// still does, and reports an MRR movement alone if it moved anything.
 pub(crate) fn map(
     invoice: &Invoice,
-    ledger: Option<&SubscriptionLedger>,
+    stored: Option<&SubscriptionLedger>,
     event: &Envelope<'_>,
 ) -> Mapped {
     let subscription_id = invoice.subscription_id().map(str::to_owned);
@@ -21,76 +26,81 @@ pub(crate) fn map(
     let Some(currency) = invoice.currency.as_deref() else {
         return Mapped::note("invoice without currency");
     };
-    if invoice.amount_paid <= 0 {
-        return Mapped::note("invoice paid nothing (trial, credit or 100% discount)");
-    }
     let reason = invoice.billing_reason.as_deref().unwrap_or("manual");
+    let customer_id = customer.map_or_else(|| format!("guest_{}", invoice.id), str::to_owned);
     let mut out = Mapped::default();
-    let mut draft = Draft {
+    let mut draft = (invoice.amount_paid > 0).then(|| Draft {
         kind: Kind::Purchase,
         amount: to_major(invoice.amount_paid, currency),
         currency: currency.to_ascii_uppercase(),
         transaction_id: invoice.id.clone(),
-        customer_id: customer.map_or_else(|| format!("guest_{}", invoice.id), str::to_owned),
+        customer_id: customer_id.clone(),
         attribution: event.attribution.clone(),
         attribution_source: event.source,
         subscription_id: None,
         mrr_impact: None,
         is_recurring: None,
         metadata: json!({ "invoice": invoice.id, "billing_reason": reason, "stripe_event": event.event_id }),
-    };
-    if let Some(subscription_id) = subscription_id {
-        let mut ledger = ledger.cloned().unwrap_or_default();
-        draft.kind = match reason {
-            "subscription_create" => Kind::Subscription,
-            // The first paid invoice after a trial starts the subscription's revenue.
-            "subscription_cycle" | "subscription" if !ledger.invoiced && ledger.trialed => {
-                Kind::Subscription
+    });
+    let Some(subscription_id) = subscription_id else {
+        return match draft {
+            Some(draft) => {
+                out.drafts.push(draft);
+                out
             }
-            "subscription_cycle" | "subscription" => Kind::Renewal,
-            // Prorations and manual invoices on a subscription are one-off money.
-            _ => Kind::Purchase,
+            None => Mapped::note("invoice paid nothing (credit or 100% discount)"),
         };
-        draft.subscription_id = Some(subscription_id.clone());
-        draft.is_recurring = Some(draft.kind != Kind::Purchase);
-        if draft.kind != Kind::Purchase {
-            // Older API versions carry the price on each line, so the invoice states the MRR
-            // itself. From basil on, lines only name the price: the items' MRR learned from
-            // the subscription's own events is used instead.
-            // A paid cycle means the subscription is active, so it is worth its items' MRR.
-            let stated = invoice_lines_mrr(invoice, currency).or(ledger.list_mrr);
-            if let Some(stated) = stated {
-                if ledger.state_created.is_none_or(|c| event.created >= c) {
-                    ledger.known_mrr = Some(stated);
-                    ledger.state_created = Some(event.created);
-                }
-            }
-            let delta = ledger
-                .known_mrr
-                .map_or(Decimal::ZERO, |known| known - ledger.reported_mrr);
-            let delta = with_scale(delta, currency);
-            draft.mrr_impact = Some(delta);
-            ledger.reported_mrr += delta;
-        }
-        ledger.invoiced = true;
-        out.updates
-            .push(StateUpdate::Subscription(subscription_id, ledger));
+    };
+    let mut ledger = SubscriptionLedger::load(stored);
+    let known = ledger.seen;
+    let origin = if reason == "subscription_create" {
+        Origin::Birth
+    } else {
+        // A subscription first heard of through a paid invoice enters with its MRR reported
+        // once, by this invoice.
+        Origin::Before(Decimal::ZERO)
+    };
+    ledger.adopt(event.created, origin);
+    ledger.observe_paid_invoice(invoice, event.created, currency);
+    if let Some((fetched, at)) = event.fetched {
+        ledger.observe_subscription(fetched.clone(), at, 3);
     }
-    out.drafts.push(draft);
-    out
-}
+    let before = ledger.reported_total();
+    let delta = ledger.settle(currency);
+    let canceled = ledger.canceled();
+    out.updates
+        .push(StateUpdate::Subscription(subscription_id.clone(), ledger));
 
-/// MRR stated by an invoice's own lines (older API versions, where each line has its price).
-fn invoice_lines_mrr(invoice: &Invoice, currency: &str) -> Option<Decimal> {
-    let lines = invoice.lines.as_ref()?;
-    let mut total = Decimal::ZERO;
-    let mut any = false;
-    for line in lines.data.iter().filter(|l| l.proration != Some(true)) {
-        let price = line.price.as_ref()?;
-        if let Ok(monthly) = crate::mrr::price_monthly_minor(price) {
-            total += monthly * Decimal::from(line.quantity.unwrap_or(1));
-            any = true;
+    let Some(mut money) = draft.take() else {
+        out.drafts.extend(movement(
+            &subscription_id,
+            &customer_id,
+            currency,
+            before,
+            delta,
+            format!("{subscription_id}_{}", invoice.id),
+            event,
+        ));
+        if out.drafts.is_empty() {
+            out.notes
+                .push("invoice paid nothing (trial, credit or 100% discount)".into());
         }
+        return out;
+    };
+    let starts = known && before.is_zero() && delta > Decimal::ZERO;
+    money.kind = match reason {
+        _ if canceled => Kind::Purchase,
+        "subscription_create" => Kind::Subscription,
+        _ if starts => Kind::Subscription,
+        "subscription_cycle" | "subscription" => Kind::Renewal,
+        // Prorations and manual invoices on a subscription are one-off money.
+        _ => Kind::Purchase,
+    };
+    money.subscription_id = Some(subscription_id);
+    money.is_recurring = Some(money.kind != Kind::Purchase);
+    if money.kind != Kind::Purchase || !delta.is_zero() {
+        money.mrr_impact = Some(delta);
     }
-    any.then(|| crate::currency::minor_decimal_to_major(total, currency))
+    out.drafts.push(money);
+    out
 }

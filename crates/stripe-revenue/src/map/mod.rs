@@ -19,7 +19,7 @@ use crate::attribution::{self, Source};
 use crate::draft::Draft;
 use crate::policy::{InvoiceEvent, Policy};
 use crate::state::{Attribution, Context, StateUpdate};
-use crate::stripe::{Charge, CheckoutSession, Expandable, Invoice, Subscription};
+use crate::stripe::{Charge, CheckoutSession, Discount, Expandable, Invoice, Subscription};
 use pulsora::RevenueEvent;
 use serde_json::json;
 use stripe_webhook::{EventType, VerifiedStripeEvent};
@@ -63,6 +63,8 @@ pub(crate) enum Object {
     Invoice(Invoice),
     Subscription(Subscription),
     Charge(Charge),
+    /// `customer.discount.*`: a discount and its coupon.
+    Discount(Discount),
     /// Not a revenue event.
     Other,
 }
@@ -94,6 +96,9 @@ pub(crate) fn parse(event: &VerifiedStripeEvent) -> Result<Object, MapError> {
             Object::Subscription(object(event, "Subscription")?)
         }
         EventType::ChargeRefunded => Object::Charge(object(event, "Charge")?),
+        EventType::Other(kind) if kind.starts_with("customer.discount.") => {
+            Object::Discount(object(event, "Discount")?)
+        }
         _ => Object::Other,
     })
 }
@@ -121,6 +126,11 @@ impl Object {
                 customer: id(&c.customer),
                 subscription: None,
                 charge: Some(c.id.clone()),
+            },
+            Self::Discount(d) => Subjects {
+                customer: None,
+                subscription: d.subscription.clone(),
+                charge: None,
             },
             Self::Other => Subjects::default(),
         }
@@ -163,7 +173,7 @@ impl Object {
                 None,
                 Vec::new(),
             ),
-            Self::Other => (None, None, Vec::new()),
+            Self::Discount(_) | Self::Other => (None, None, Vec::new()),
         }
     }
 }
@@ -187,6 +197,10 @@ pub(crate) struct Envelope<'a> {
     pub(crate) source: Source,
     /// The mapping policy.
     pub(crate) policy: &'a Policy,
+    /// The event itself (`previous_attributes`, the raw object).
+    pub(crate) raw: &'a VerifiedStripeEvent,
+    /// Fetch on notify: the subscription as Stripe has it now, and when it was read.
+    pub(crate) fetched: Option<(&'a Subscription, i64)>,
 }
 
 /// What a per-object mapping returns.
@@ -251,6 +265,8 @@ pub fn map_event(
         attribution,
         source,
         policy,
+        raw: event,
+        fetched: context.fetched.as_ref().map(|(s, at)| (s, *at)),
     };
     let mapped = match &object {
         Object::Checkout(session) => checkout::map(session, &envelope),
@@ -259,6 +275,7 @@ pub fn map_event(
             subscription::map(sub, context.subscription.as_ref(), &envelope)
         }
         Object::Charge(charge) => charge::map(charge, context.charge, &envelope),
+        Object::Discount(d) => subscription::discount(d, context.subscription.as_ref(), &envelope),
         Object::Other => Mapped::default(),
     };
     updates.extend(mapped.updates);

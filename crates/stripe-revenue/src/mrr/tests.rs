@@ -32,7 +32,10 @@ fn normalises_intervals_and_counts() {
         {"price": {"unit_amount_decimal": "2400.5", "recurring": {"interval": "year", "interval_count": 2}}}
     ]);
     // 2×3000/3 = 2000; 700×52/12 = 3033.33…; 100×365/12 = 3041.66…; 2400.5/24 = 100.02…
-    assert_eq!(subscription_mrr(&sub("active", "usd", items)).to_string(), "81.75");
+    assert_eq!(
+        subscription_mrr(&sub("active", "usd", items)).to_string(),
+        "81.75"
+    );
 }
 
 #[test]
@@ -42,11 +45,28 @@ fn excludes_metered_and_non_counting_statuses_and_tiered_without_tiers() {
         {"price": {"unit_amount": 5, "recurring": {"interval": "month", "usage_type": "metered"}}},
         {"price": {"billing_scheme": "tiered", "recurring": {"interval": "month"}}}
     ]);
-    assert_eq!(subscription_mrr(&sub("active", "usd", items.clone())).to_string(), "10.00");
-    for status in ["trialing", "incomplete", "canceled", "unpaid", "paused", "incomplete_expired"] {
-        assert_eq!(subscription_mrr(&sub(status, "usd", items.clone())), Decimal::ZERO, "{status}");
+    assert_eq!(
+        subscription_mrr(&sub("active", "usd", items.clone())).to_string(),
+        "10.00"
+    );
+    for status in [
+        "trialing",
+        "incomplete",
+        "canceled",
+        "unpaid",
+        "paused",
+        "incomplete_expired",
+    ] {
+        assert_eq!(
+            subscription_mrr(&sub(status, "usd", items.clone())),
+            Decimal::ZERO,
+            "{status}"
+        );
     }
-    assert_eq!(subscription_mrr(&sub("past_due", "usd", items)).to_string(), "10.00");
+    assert_eq!(
+        subscription_mrr(&sub("past_due", "usd", items)).to_string(),
+        "10.00"
+    );
 }
 
 #[test]
@@ -61,8 +81,14 @@ fn paused_collection_keeps_counting() {
 #[test]
 fn zero_and_three_decimal_currencies() {
     let items = json!([{"price": {"unit_amount": 12000, "recurring": {"interval": "year"}}}]);
-    assert_eq!(subscription_mrr(&sub("active", "jpy", items.clone())).to_string(), "1000");
-    assert_eq!(subscription_mrr(&sub("active", "kwd", items)).to_string(), "1.000");
+    assert_eq!(
+        subscription_mrr(&sub("active", "jpy", items.clone())).to_string(),
+        "1000"
+    );
+    assert_eq!(
+        subscription_mrr(&sub("active", "kwd", items)).to_string(),
+        "1.000"
+    );
 }
 
 #[test]
@@ -70,24 +96,53 @@ fn only_forever_coupons_reduce_mrr_in_every_discount_shape() {
     let items = json!([{"price": monthly(10000)}]);
     let coupon = |duration: &str| json!({"id": "c", "duration": duration, "percent_off": 50.0, "duration_in_months": 3});
     for duration in ["forever", "once", "repeating"] {
-        let expected = if duration == "forever" { "50.00" } else { "100.00" };
+        let expected = if duration == "forever" {
+            "50.00"
+        } else {
+            "100.00"
+        };
         // Legacy singular `discount` with the coupon inline.
-        let legacy = with(base(items.clone()), json!({"discount": {"id": "di_1", "coupon": coupon(duration)}}));
-        assert_eq!(subscription_mrr(&legacy).to_string(), expected, "legacy {duration}");
+        let legacy = with(
+            base(items.clone()),
+            json!({"discount": {"id": "di_1", "coupon": coupon(duration)}}),
+        );
+        assert_eq!(
+            subscription_mrr(&legacy).to_string(),
+            expected,
+            "legacy {duration}"
+        );
         // Expanded `discounts`, coupon inline (pre-clover) or in `source` (clover).
-        let expanded = with(base(items.clone()), json!({"discounts": [{"id": "di_1", "coupon": coupon(duration)}]}));
-        assert_eq!(subscription_mrr(&expanded).to_string(), expected, "expanded {duration}");
+        let expanded = with(
+            base(items.clone()),
+            json!({"discounts": [{"id": "di_1", "coupon": coupon(duration)}]}),
+        );
+        assert_eq!(
+            subscription_mrr(&expanded).to_string(),
+            expected,
+            "expanded {duration}"
+        );
         let source = with(
             base(items.clone()),
             json!({"discounts": [{"id": "di_1", "source": {"type": "coupon", "coupon": coupon(duration)}}]}),
         );
-        assert_eq!(subscription_mrr(&source).to_string(), expected, "source {duration}");
+        assert_eq!(
+            subscription_mrr(&source).to_string(),
+            expected,
+            "source {duration}"
+        );
         // Ids only: unknown → list price; learned → applied.
         let ids = with(base(items.clone()), json!({"discounts": ["di_1"]}));
         assert_eq!(subscription_mrr(&ids).to_string(), "100.00");
         let mut learned = Learned::default();
-        learned.coupons.insert("di_1".into(), serde_json::from_value(coupon(duration)).unwrap());
-        assert_eq!(mrr(&ids, &learned).to_string(), expected, "learned {duration}");
+        learned.coupons.insert(
+            "di_1".into(),
+            serde_json::from_value(coupon(duration)).unwrap(),
+        );
+        assert_eq!(
+            mrr(&ids, &learned).to_string(),
+            expected,
+            "learned {duration}"
+        );
     }
 }
 
@@ -120,7 +175,10 @@ fn amount_off_item_discounts_and_applies_to() {
 fn inclusive_tax_is_removed_from_rates_or_invoice_lines() {
     let rate = json!({"percentage": 20.0, "inclusive": true});
     let items = json!([{"price": monthly(12000), "tax_rates": [rate]}]);
-    assert_eq!(subscription_mrr(&with(base(items), json!({}))).to_string(), "100.00");
+    assert_eq!(
+        subscription_mrr(&with(base(items), json!({}))).to_string(),
+        "100.00"
+    );
     let default = with(
         base(json!([{"price": monthly(12000)}])),
         json!({"default_tax_rates": [rate, {"percentage": 5.0, "inclusive": false}]}),
@@ -130,9 +188,20 @@ fn inclusive_tax_is_removed_from_rates_or_invoice_lines() {
     let mut price = monthly(12000);
     price["tax_behavior"] = json!("inclusive");
     let automatic = with(base(json!([{"price": price}])), json!({}));
-    assert_eq!(subscription_mrr(&automatic).to_string(), "120.00", "no rate known yet");
+    assert_eq!(
+        subscription_mrr(&automatic).to_string(),
+        "120.00",
+        "no rate known yet"
+    );
     let mut learned = Learned::default();
-    learned.lines.insert("price_m".into(), LineFacts { amount: 12000, inclusive_tax: 2000, created: 1 });
+    learned.lines.insert(
+        "price_m".into(),
+        LineFacts {
+            amount: 12000,
+            inclusive_tax: 2000,
+            created: 1,
+        },
+    );
     assert_eq!(mrr(&automatic, &learned).to_string(), "100.00");
     // A forever coupon comes off the inclusive amount, then the tax.
     let discounted = with(
@@ -144,11 +213,17 @@ fn inclusive_tax_is_removed_from_rates_or_invoice_lines() {
 
 #[test]
 fn transform_quantity_divides_and_rounds() {
-    let price = |round: &str| {
-        json!({"unit_amount": 1000, "transform_quantity": {"divide_by": 1000, "round": round}, "recurring": {"interval": "month"}})
-    };
-    let up = sub("active", "usd", json!([{"quantity": 2500, "price": price("up")}]));
-    let down = sub("active", "usd", json!([{"quantity": 2500, "price": price("down")}]));
+    let price = |round: &str| json!({"unit_amount": 1000, "transform_quantity": {"divide_by": 1000, "round": round}, "recurring": {"interval": "month"}});
+    let up = sub(
+        "active",
+        "usd",
+        json!([{"quantity": 2500, "price": price("up")}]),
+    );
+    let down = sub(
+        "active",
+        "usd",
+        json!([{"quantity": 2500, "price": price("down")}]),
+    );
     assert_eq!(subscription_mrr(&up).to_string(), "30.00");
     assert_eq!(subscription_mrr(&down).to_string(), "20.00");
 }
@@ -156,16 +231,27 @@ fn transform_quantity_divides_and_rounds() {
 #[test]
 fn tiered_licensed_prices_from_tiers_or_invoice_lines() {
     let tiers = json!([{"up_to": 10, "unit_amount": 500}, {"up_to": null, "unit_amount": 300, "flat_amount": 1000}]);
-    let tiered = |mode: &str, tiers: Value| {
-        json!([{"quantity": 15, "price": {"id": "price_t", "billing_scheme": "tiered", "tiers_mode": mode, "tiers": tiers, "recurring": {"interval": "month"}}}])
-    };
+    let tiered = |mode: &str, tiers: Value| json!([{"quantity": 15, "price": {"id": "price_t", "billing_scheme": "tiered", "tiers_mode": mode, "tiers": tiers, "recurring": {"interval": "month"}}}]);
     // graduated: 10×5 + 5×3 + 10 flat = 75; volume: 15×3 + 10 = 55.
-    assert_eq!(subscription_mrr(&sub("active", "usd", tiered("graduated", tiers.clone()))).to_string(), "75.00");
-    assert_eq!(subscription_mrr(&sub("active", "usd", tiered("volume", tiers))).to_string(), "55.00");
+    assert_eq!(
+        subscription_mrr(&sub("active", "usd", tiered("graduated", tiers.clone()))).to_string(),
+        "75.00"
+    );
+    assert_eq!(
+        subscription_mrr(&sub("active", "usd", tiered("volume", tiers))).to_string(),
+        "55.00"
+    );
     let unexpanded = sub("active", "usd", tiered("graduated", Value::Null));
     assert_eq!(subscription_mrr(&unexpanded).to_string(), "0.00");
     let mut learned = Learned::default();
-    learned.lines.insert("price_t".into(), LineFacts { amount: 7500, inclusive_tax: 0, created: 1 });
+    learned.lines.insert(
+        "price_t".into(),
+        LineFacts {
+            amount: 7500,
+            inclusive_tax: 0,
+            created: 1,
+        },
+    );
     assert_eq!(mrr(&unexpanded, &learned).to_string(), "75.00");
 }
 
@@ -176,10 +262,16 @@ fn before_cancel_is_the_value_unless_it_ended_in_trial() {
     canceled["status"] = json!("canceled");
     canceled["ended_at"] = json!(1_000);
     let plain: Subscription = serde_json::from_value(canceled.clone()).unwrap();
-    assert_eq!(mrr_before_cancel(&plain, &Learned::default()).to_string(), "20.00");
+    assert_eq!(
+        mrr_before_cancel(&plain, &Learned::default()).to_string(),
+        "20.00"
+    );
     canceled["trial_end"] = json!(2_000);
     let trial: Subscription = serde_json::from_value(canceled).unwrap();
-    assert_eq!(mrr_before_cancel(&trial, &Learned::default()).to_string(), "0.00");
+    assert_eq!(
+        mrr_before_cancel(&trial, &Learned::default()).to_string(),
+        "0.00"
+    );
 }
 
 #[test]
@@ -210,5 +302,12 @@ fn invoice_states_mrr_in_both_shapes() {
     assert_eq!(invoice_mrr(&basil, "usd").unwrap().to_string(), "28.00");
     let mut learned = Learned::default();
     learn_lines(&mut learned, &basil, 5);
-    assert_eq!(learned.lines["price_m"], LineFacts { amount: 3000, inclusive_tax: 500, created: 5 });
+    assert_eq!(
+        learned.lines["price_m"],
+        LineFacts {
+            amount: 3000,
+            inclusive_tax: 500,
+            created: 5
+        }
+    );
 }

@@ -4,7 +4,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// Older API versions put the coupon at `discount.coupon`; the newest at
 /// `discount.source.coupon` (with `source.type = "coupon"`). Both are read.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Discount {
     /// `di_…` (legacy discounts may have none).
@@ -25,7 +25,7 @@ pub struct Discount {
 }
 
 /// `discount.source`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct DiscountSource {
     /// The coupon, when expanded or inline.
@@ -34,7 +34,7 @@ pub struct DiscountSource {
 }
 
 /// A coupon, inline or as an id.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum CouponRef {
     /// The whole coupon.
@@ -92,7 +92,7 @@ impl Discount {
 }
 
 /// An entry of `discounts`: an id in webhook payloads, the Discount when expanded.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum DiscountRef {
     /// `di_…`
     Id(String),

@@ -11,9 +11,9 @@ mod subscription;
 
 pub use charge::Charge;
 pub use checkout::CheckoutSession;
+pub use discount::{AppliesTo, Coupon, CouponRef, Discount, DiscountRef, DiscountSource};
 pub use expandable::Expandable;
 pub use invoice::{Invoice, InvoiceLine, LineDiscountAmount, LinePeriod, LineTax};
-pub use discount::{AppliesTo, Coupon, CouponRef, Discount, DiscountRef, DiscountSource};
 pub use subscription::{
     List, Price, PriceTier, Recurring, Subscription, SubscriptionItem, TaxRate, TransformQuantity,
 };

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 ///
 /// It serializes back (without metadata) so the MRR ledger can keep the newest snapshot and
 /// re-derive MRR when something learned later (a coupon, an invoice line) changes it.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Subscription {
     /// `sub_…`
@@ -56,7 +56,7 @@ pub struct Subscription {
 }
 
 /// A Stripe list (`{"object":"list","data":[…]}`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 pub struct List<T> {
     /// The elements of this page.
     #[serde(default = "Vec::new")]
@@ -64,7 +64,7 @@ pub struct List<T> {
 }
 
 /// A subscription item (`si_…`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct SubscriptionItem {
     /// The price (older API versions also send a legacy `plan`, which is not read).
@@ -82,7 +82,7 @@ pub struct SubscriptionItem {
 }
 
 /// A Price (`price_…`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Price {
     /// `price_…`
@@ -121,7 +121,7 @@ pub struct Price {
 }
 
 /// The recurring terms of a price.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct Recurring {
     /// `day`, `week`, `month` or `year`.
@@ -136,7 +136,7 @@ pub struct Recurring {
 }
 
 /// `price.transform_quantity`.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct TransformQuantity {
     /// Divide the quantity by this number.
@@ -148,7 +148,7 @@ pub struct TransformQuantity {
 }
 
 /// One tier of a tiered price.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct PriceTier {
     /// Upper bound of the tier (inclusive); `null` for the last tier ("inf" on input).
@@ -169,7 +169,7 @@ pub struct PriceTier {
 }
 
 /// A tax rate (`txr_…`), sent whole on subscriptions and items.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[non_exhaustive]
 pub struct TaxRate {
     /// Percentage, e.g. `20.0`.

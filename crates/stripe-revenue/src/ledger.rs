@@ -1,0 +1,170 @@
+//! The rules of the MRR ledger ([`SubscriptionLedger`]): what each Stripe fact changes, and
+//! what the subscription's MRR is now.
+//!
+//! - **Newest state wins.** A subscription event replaces the snapshot only if its `created` is
+//!   not older than the snapshot's (ties: created < updated < deleted < fetched from the API), so
+//!   a late `customer.subscription.updated` never rolls MRR back, in either API shape.
+//! - **Invoices move no prices.** A paid invoice only says that the subscription was paid at
+//!   that time: an `incomplete` snapshot older than the payment, or a `trialing` one whose trial
+//!   had ended by then, counts as active. Its lines teach the amounts of tiered prices without
+//!   tiers and the tax ratio of inclusive prices; they give the whole MRR only while there is
+//!   no snapshot at all. A late-paid dunning invoice with old prices therefore changes nothing,
+//!   and an invoice paid after cancellation is money, never MRR.
+//! - **Adoption.** The first event about a subscription the ledger never saw fixes the baseline,
+//!   the MRR it had before that event: `customer.subscription.created` and the
+//!   `subscription_create` invoice mean birth (0); an `updated` event the object with its
+//!   `previous_attributes` applied; a `deleted` event the MRR it had until then; any other paid
+//!   invoice 0 (its MRR is reported once as it enters). An event older than the adopting one
+//!   moves the baseline to what it says, so the result does not depend on the order.
+//! - **Invariant.** Σ `mrr_impact` = current MRR − baseline, after every event.
+
+use crate::currency::with_scale;
+use crate::mrr::{counts, invoice_mrr, learn_lines, value};
+use crate::state::SubscriptionLedger;
+use crate::stripe::{Coupon, Invoice, Subscription};
+use rust_decimal::Decimal;
+
+/// How the event that adopts or re-baselines a subscription relates to its life.
+pub(crate) enum Origin {
+    /// Birth: `customer.subscription.created`, the `subscription_create` invoice.
+    Birth,
+    /// Mid-life, with the MRR the subscription had just before the event.
+    Before(Decimal),
+}
+
+impl SubscriptionLedger {
+    /// A ledger for a subscription: the stored one, or a new one marked unseen.
+    pub(crate) fn load(stored: Option<&Self>) -> Self {
+        stored.cloned().unwrap_or(Self {
+            seen: false,
+            ..Self::default()
+        })
+    }
+
+    /// Adopts the subscription (first event) or moves the baseline (an older event than the
+    /// one that adopted it).
+    pub(crate) fn adopt(&mut self, created: i64, origin: Origin) {
+        let first = !self.seen;
+        let older = self.adopted_at.is_some_and(|at| created < at);
+        if !(first || older) {
+            return;
+        }
+        self.seen = true;
+        match origin {
+            Origin::Birth => {
+                self.baseline = Decimal::ZERO;
+                self.adopted_at = None;
+            }
+            Origin::Before(mrr) => {
+                self.baseline = mrr;
+                self.adopted_at = Some(created);
+            }
+        }
+    }
+
+    /// A subscription state carried by an event (`rank` breaks ties of the same second).
+    pub(crate) fn observe_subscription(
+        &mut self,
+        subscription: Subscription,
+        created: i64,
+        rank: u8,
+    ) {
+        if subscription.status.as_deref() == Some("trialing") {
+            self.trialed = true;
+        }
+        let newer = self
+            .state_created
+            .is_none_or(|c| (created, rank) >= (c, self.state_rank));
+        if newer {
+            self.snapshot = Some(Box::new(subscription));
+            self.state_created = Some(created);
+            self.state_rank = rank;
+        }
+    }
+
+    /// A paid invoice of the subscription, paid at `created`.
+    pub(crate) fn observe_paid_invoice(&mut self, invoice: &Invoice, created: i64, currency: &str) {
+        learn_lines(&mut self.learned, invoice, created);
+        self.invoiced = true;
+        self.paid_at = Some(self.paid_at.map_or(created, |p| p.max(created)));
+        if let Some(stated) = invoice_mrr(invoice, currency) {
+            if self.invoice_mrr.is_none_or(|(c, _)| created >= c) {
+                self.invoice_mrr = Some((created, stated));
+            }
+        }
+    }
+
+    /// A discount's coupon, learned from a `customer.discount.*` event or an expanded object.
+    pub(crate) fn observe_coupon(&mut self, discount: &str, coupon: Coupon) {
+        self.learned.coupons.insert(discount.to_owned(), coupon);
+    }
+
+    /// The snapshot's status as the payments seen make it (see the module docs).
+    fn effective_status(&self, snapshot: &Subscription) -> String {
+        let status = snapshot.status.as_deref().unwrap_or("active");
+        let paid = |since: Option<i64>| match (self.paid_at, since) {
+            (Some(paid), Some(since)) => paid >= since,
+            _ => false,
+        };
+        let implied = match status {
+            "incomplete" => paid(self.state_created),
+            "trialing" => paid(snapshot.trial_end),
+            _ => false,
+        };
+        if implied { "active" } else { status }.to_owned()
+    }
+
+    /// The subscription's MRR now, by what the ledger knows.
+    pub(crate) fn current(&self, currency: &str) -> Decimal {
+        let mrr = match &self.snapshot {
+            Some(snapshot) => {
+                if counts(&self.effective_status(snapshot)) {
+                    value(snapshot, &self.learned)
+                } else {
+                    Decimal::ZERO
+                }
+            }
+            None => self
+                .invoice_mrr
+                .map(|(_, m)| m)
+                .or(self.known_mrr)
+                .unwrap_or(Decimal::ZERO),
+        };
+        with_scale(mrr, currency)
+    }
+
+    /// What Pulsora holds for this subscription: baseline plus every reported impact.
+    pub(crate) fn reported_total(&self) -> Decimal {
+        self.baseline + self.reported_mrr
+    }
+
+    /// Whether the snapshot is canceled (an invoice paid now is money, never MRR).
+    pub(crate) fn canceled(&self) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_some_and(|s| s.status.as_deref() == Some("canceled"))
+    }
+
+    /// An `active` subscription starting its MRR from a subscription event, with no paid
+    /// invoice since that state: its first paid invoice will carry the start with its money.
+    pub(crate) fn awaits_first_invoice(&self, current: Decimal) -> bool {
+        let active = self
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.status.as_deref() == Some("active"));
+        let paid_since = match (self.paid_at, self.state_created) {
+            (Some(paid), Some(state)) => paid >= state,
+            _ => false,
+        };
+        active && !paid_since && self.reported_total().is_zero() && current > Decimal::ZERO
+    }
+
+    /// Brings Pulsora to the current MRR: returns the impact to report (already counted).
+    pub(crate) fn settle(&mut self, currency: &str) -> Decimal {
+        let current = self.current(currency);
+        self.known_mrr = Some(current);
+        let delta = with_scale(current - self.reported_total(), currency);
+        self.reported_mrr += delta;
+        delta
+    }
+}
