@@ -30,6 +30,11 @@ USAGE:
         the same replay store, mapping and delivery as webhooks (a rerun sends nothing new).
         Needs STRIPE_API_KEY and a durable STRIPE_PULSORA_REPLAY_STORE. `backfill --help`.
 
+    stripe-pulsora adopt [--report-opening-mrr] [--dry-run]
+        Bring the subscriptions that predate the bridge into its MRR ledger; with
+        --report-opening-mrr, send each one's current MRR once so Pulsora's MRR equals
+        Stripe's from day one. A second run changes nothing. `adopt --help`.
+
     stripe-pulsora --help | --version
 
 ENVIRONMENT (serve):
@@ -72,6 +77,8 @@ fn main() -> ExitCode {
         Some("sign") => sign_command(&args[1..]),
         #[cfg(feature = "cli")]
         Some("backfill") => run_async(bridge::backfill::run(args[1..].to_vec())),
+        #[cfg(feature = "cli")]
+        Some("adopt") => run_async(bridge::adopt::run(args[1..].to_vec())),
         Some(other) => {
             eprintln!("unknown command {other:?}\n\n{HELP}");
             ExitCode::from(2)

@@ -209,3 +209,73 @@ async fn backfill_refuses_the_memory_store_and_a_missing_key() {
     assert_eq!(help.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&help.stdout).contains("--since"));
 }
+
+async fn run_command(
+    args: &[&str],
+    store: &str,
+    pulsora_url: &str,
+    stripe: &FakeStripe,
+) -> (i32, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+    command.args(args);
+    bridge_env(&mut command, store, pulsora_url);
+    command
+        .env("STRIPE_API_KEY", KEY)
+        .env("STRIPE_API_BASE", stripe.base_url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    let child = command.spawn().expect("start command");
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn adopt_reports_opening_mrr_once() {
+    let stripe = FakeStripe::start(KEY).await.unwrap();
+    // 20 active monthly subscriptions of 10.00 × (1 + n % 3) seats, and 5 canceled ones.
+    let mut want = 0i64;
+    for n in 0..25i64 {
+        let seats = 1 + n % 3;
+        let status = if n < 20 { "active" } else { "canceled" };
+        if n < 20 {
+            want += 1_000 * seats;
+        }
+        stripe.put(
+            "subscriptions",
+            serde_json::json!({
+                "id": format!("sub_bin_{n}"), "object": "subscription", "created": n,
+                "currency": "usd", "customer": format!("cus_bin_{n}"), "livemode": false,
+                "status": status, "metadata": {},
+                "items": {"object": "list", "data": [{"id": format!("si_{n}"), "quantity": seats,
+                    "price": {"id": "price_10", "currency": "usd", "unit_amount": 1_000,
+                              "recurring": {"interval": "month", "interval_count": 1}}}]}
+            }),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("adopt.sqlite3").display());
+    let (pulsora, url) = FakePulsora::start(0).await;
+
+    let (code, out) = run_command(&["adopt", "--report-opening-mrr"], &store, &url, &stripe).await;
+    assert_eq!(code, 0, "{out}");
+    let line = format!("MRR USD {}.{:02}", want / 100, want % 100);
+    assert!(out.contains(&line), "{line} in {out}");
+    let accepted = pulsora.accepted();
+    assert_eq!(accepted.len(), 20);
+    let total: f64 = accepted
+        .values()
+        .map(|b| b[0]["mrr_impact"].as_f64().unwrap())
+        .sum();
+    assert_eq!((total * 100.0).round() as i64, want);
+
+    let (code, out) = run_command(&["adopt", "--report-opening-mrr"], &store, &url, &stripe).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("already adopted 25"), "{out}");
+    assert_eq!(pulsora.accepted().values().map(Vec::len).sum::<usize>(), 20);
+}

@@ -180,16 +180,25 @@ async fn serves_verifies_dedupes_forwards_and_counts() {
     );
     // Series the libraries emit through the `metrics` facade, exported by the binary.
     assert_eq!(
-        metric(&metrics, "stripe_webhook_rejections_total{code=\"duplicate\"}"),
+        metric(
+            &metrics,
+            "stripe_webhook_rejections_total{code=\"duplicate\"}"
+        ),
         1,
         "{metrics}"
     );
     assert_eq!(
-        metric(&metrics, "stripe_webhook_deliveries_total{result=\"handled\"}"),
+        metric(
+            &metrics,
+            "stripe_webhook_deliveries_total{result=\"handled\"}"
+        ),
         3,
         "{metrics}"
     );
-    assert!(metrics.contains("# HELP stripe_pulsora_pulsora_events_total"), "{metrics}");
+    assert!(
+        metrics.contains("# HELP stripe_pulsora_pulsora_events_total"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]

@@ -191,6 +191,14 @@ fn stripe_api_key_and_log_format() {
         LogFormat::Json
     );
     refused("STRIPE_PULSORA_LOG_FORMAT", "xml");
+    assert_eq!(with(&[]).unwrap().stripe_api_base, "https://api.stripe.com");
+    assert_eq!(
+        with(&[("STRIPE_API_BASE", "http://127.0.0.1:12111/")])
+            .unwrap()
+            .stripe_api_base,
+        "http://127.0.0.1:12111"
+    );
+    refused("STRIPE_API_BASE", "api.stripe.com");
 }
 
 #[test]

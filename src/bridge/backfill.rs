@@ -1,7 +1,6 @@
 //! `stripe-pulsora backfill`: the events Stripe still keeps, through the bridge's own pipeline
 //! (see [`stripe_revenue::backfill`]), with a progress bar and a summary table.
 
-use super::{Bridge, EnvConfig, StoreSetting};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
@@ -34,9 +33,6 @@ pub struct BackfillArgs {
     /// List and count the events only: nothing is claimed, mapped or sent.
     #[arg(long)]
     dry_run: bool,
-    /// Stripe's API base URL (a proxy, or a fake Stripe in tests).
-    #[arg(long, env = "STRIPE_API_BASE", default_value = stripe_read::DEFAULT_BASE)]
-    stripe_api_base: String,
 }
 
 /// A point in time as Unix seconds: RFC 3339, or a duration before now.
@@ -74,39 +70,10 @@ pub async fn run(args: Vec<String>) -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let config = match EnvConfig::from_env() {
-        Ok(config) => config,
-        Err(error) => {
-            eprintln!("configuration error: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    let Some(key) = config.stripe_api_key.clone() else {
-        eprintln!(
-            "configuration error: backfill reads Stripe's events: set STRIPE_API_KEY (sk_… or an \
-             rk_… restricted key with read access to Events)"
-        );
+    let Some((bridge, stripe)) = super::stripe_command::prepare("backfill", args.dry_run).await
+    else {
         return ExitCode::from(2);
     };
-    if config.store == StoreSetting::Memory && !args.dry_run {
-        eprintln!(
-            "configuration error: backfill needs the bridge's durable store \
-             (STRIPE_PULSORA_REPLAY_STORE=sqlite:<path> or redis://…): with memory, it cannot \
-             know what the webhooks already sent, and would send it again"
-        );
-        return ExitCode::from(2);
-    }
-    let stripe = match stripe_read::StripeClient::builder(key)
-        .base_url(&args.stripe_api_base)
-        .build()
-    {
-        Ok(stripe) => stripe,
-        Err(error) => {
-            eprintln!("configuration error: STRIPE_API_KEY: {error}");
-            return ExitCode::from(2);
-        }
-    };
-    super::init_logging(&config);
     let now = unix(SystemTime::now()).unwrap_or(0);
     if args.since < now - EVENT_RETENTION_SECS {
         eprintln!(
@@ -114,13 +81,6 @@ pub async fn run(args: Vec<String>) -> ExitCode {
              subscriptions that predate the window, run `stripe-pulsora adopt`."
         );
     }
-    let bridge = match Bridge::from_config(&config).await {
-        Ok(bridge) => bridge,
-        Err(error) => {
-            eprintln!("start-up error: {error}");
-            return ExitCode::from(2);
-        }
-    };
     let window = BackfillWindow {
         since: args.since,
         until: args.until,

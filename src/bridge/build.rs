@@ -142,7 +142,10 @@ impl Bridge {
         if let Some(key) = &config.stripe_api_key {
             #[cfg(feature = "stripe-api")]
             {
-                sync = sync.stripe_api(stripe_revenue::StripeApi::new(key.clone()));
+                sync = sync.stripe_api(stripe_revenue::StripeApi::with_base(
+                    key.clone(),
+                    &config.stripe_api_base,
+                ));
             }
             #[cfg(not(feature = "stripe-api"))]
             {

@@ -88,6 +88,9 @@ pub struct EnvConfig {
     pub inline_budget: Duration,
     /// `STRIPE_API_KEY`: enables the Stripe API attribution lookup.
     pub stripe_api_key: Option<String>,
+    /// `STRIPE_API_BASE`: Stripe's API base URL (a proxy, or a fake Stripe in tests), default
+    /// `https://api.stripe.com`.
+    pub stripe_api_base: String,
     /// `STRIPE_PULSORA_LOG_FORMAT`, default text.
     pub log_format: LogFormat,
     /// `STRIPE_PULSORA_SHUTDOWN_DEADLINE`: seconds in-flight deliveries get to finish on
@@ -210,6 +213,20 @@ impl EnvConfig {
                 ))
             }
             other => other.map(str::to_owned),
+        };
+        let stripe_api_base = match get("STRIPE_API_BASE") {
+            None => "https://api.stripe.com".to_owned(),
+            Some(base) if base.starts_with("https://") || base.starts_with("http://") => {
+                base.trim_end_matches('/').to_owned()
+            }
+            Some(base) => {
+                return Err(error(
+                    "STRIPE_API_BASE",
+                    base,
+                    "expected an http(s) URL",
+                    "https://api.stripe.com",
+                ))
+            }
         };
         let pulsora_endpoint = match get("PULSORA_ENDPOINT") {
             Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => {
@@ -403,6 +420,7 @@ impl EnvConfig {
             max_body,
             tolerance,
             stripe_api_key,
+            stripe_api_base,
             log_format,
         })
     }

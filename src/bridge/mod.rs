@@ -3,6 +3,8 @@
 //! production.
 
 #[cfg(feature = "cli")]
+pub mod adopt;
+#[cfg(feature = "cli")]
 pub mod backfill;
 mod build;
 mod env;
@@ -10,6 +12,8 @@ mod env_check;
 pub mod metrics;
 #[cfg(feature = "axum")]
 pub mod server;
+#[cfg(feature = "cli")]
+mod stripe_command;
 pub mod trigger;
 
 pub use build::{

@@ -63,6 +63,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "stripe-api")]
+pub mod adopt;
 pub mod attribution;
 #[cfg(feature = "stripe-api")]
 pub mod backfill;

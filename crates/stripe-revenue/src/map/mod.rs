@@ -10,6 +10,7 @@
 //!    [`charge`] — turns (object, subject state) into drafts and state updates;
 //! 4. drafts become Pulsora requests (currency hook applied) in one place.
 
+pub(crate) mod adopt;
 mod charge;
 mod checkout;
 mod invoice;
@@ -65,6 +66,9 @@ pub(crate) enum Object {
     Charge(Charge),
     /// `customer.discount.*`: a discount and its coupon.
     Discount(Discount),
+    /// The bridge's own adoption events (see [`adopt`]): the subscription, and whether to
+    /// report an opening balance.
+    Adopt(Subscription, bool),
     /// Not a revenue event.
     Other,
 }
@@ -99,6 +103,12 @@ pub(crate) fn parse(event: &VerifiedStripeEvent) -> Result<Object, MapError> {
         EventType::Other(kind) if kind.starts_with("customer.discount.") => {
             Object::Discount(object(event, "Discount")?)
         }
+        EventType::Other(kind) if kind == adopt::ADOPTED || kind == adopt::OPENING_BALANCE => {
+            Object::Adopt(
+                object(event, "Subscription")?,
+                kind == adopt::OPENING_BALANCE,
+            )
+        }
         _ => Object::Other,
     })
 }
@@ -117,7 +127,7 @@ impl Object {
                 subscription: i.subscription_id().map(str::to_owned),
                 charge: None,
             },
-            Self::Subscription(s) => Subjects {
+            Self::Subscription(s) | Self::Adopt(s, _) => Subjects {
                 customer: id(&s.customer),
                 subscription: Some(s.id.clone()),
                 charge: None,
@@ -159,7 +169,7 @@ impl Object {
                     .flatten()
                     .collect(),
             ),
-            Self::Subscription(s) => (
+            Self::Subscription(s) | Self::Adopt(s, _) => (
                 attribution::from_metadata(s.metadata.as_ref()),
                 None,
                 [id(&s.customer), Some(s.id.as_str())]
@@ -276,6 +286,9 @@ pub fn map_event(
         }
         Object::Charge(charge) => charge::map(charge, context.charge, &envelope),
         Object::Discount(d) => subscription::discount(d, context.subscription.as_ref(), &envelope),
+        Object::Adopt(sub, opening) => {
+            adopt::map(sub, context.subscription.as_ref(), *opening, &envelope)
+        }
         Object::Other => Mapped::default(),
     };
     updates.extend(mapped.updates);

@@ -156,7 +156,7 @@ fn previous_mrr(
 
 /// Coupons of expanded discounts (legacy `discount`, expanded `discounts`) are remembered by
 /// discount id, for later payloads that name them by id only.
-fn learn_expanded_coupons(ledger: &mut SubscriptionLedger, subscription: &Subscription) {
+pub(super) fn learn_expanded_coupons(ledger: &mut SubscriptionLedger, subscription: &Subscription) {
     let expanded = subscription
         .discounts
         .iter()

@@ -1,0 +1,50 @@
+//! What the commands that read Stripe's API (`backfill`, `adopt`) share: the configuration, the
+//! checks that make them safe to run, the Stripe client and the bridge's own pipeline.
+
+use super::{Bridge, EnvConfig, StoreSetting};
+use stripe_read::StripeClient;
+
+/// Reads the environment, refuses what would make the command unsafe, and builds the bridge and
+/// the Stripe client. `None` after printing why (the caller exits with code 2).
+pub(crate) async fn prepare(command: &str, dry_run: bool) -> Option<(Bridge, StripeClient)> {
+    let config = match EnvConfig::from_env() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("configuration error: {error}");
+            return None;
+        }
+    };
+    let Some(key) = config.stripe_api_key.clone() else {
+        eprintln!(
+            "configuration error: {command} reads Stripe's API: set STRIPE_API_KEY (sk_…, or an \
+             rk_… restricted key with read access to Events and Subscriptions)"
+        );
+        return None;
+    };
+    if config.store == StoreSetting::Memory && !dry_run {
+        eprintln!(
+            "configuration error: {command} needs the bridge's durable store \
+             (STRIPE_PULSORA_REPLAY_STORE=sqlite:<path> or redis://…): with memory, it cannot \
+             know what the webhooks already sent, and would send it again"
+        );
+        return None;
+    }
+    let stripe = match StripeClient::builder(key)
+        .base_url(&config.stripe_api_base)
+        .build()
+    {
+        Ok(stripe) => stripe,
+        Err(error) => {
+            eprintln!("configuration error: STRIPE_API_KEY: {error}");
+            return None;
+        }
+    };
+    super::init_logging(&config);
+    match Bridge::from_config(&config).await {
+        Ok(bridge) => Some((bridge, stripe)),
+        Err(error) => {
+            eprintln!("start-up error: {error}");
+            None
+        }
+    }
+}
