@@ -19,7 +19,7 @@
 //! - **Invariant.** Σ `mrr_impact` = current MRR − baseline, after every event.
 
 use crate::currency::with_scale;
-use crate::mrr::{counts, invoice_mrr, learn_lines, value};
+use crate::mrr::{counts, invoice_mrr, learn_lines, mrr, mrr_before_cancel, value};
 use crate::state::SubscriptionLedger;
 use crate::stripe::{Coupon, Invoice, Subscription};
 use rust_decimal::Decimal;
@@ -28,7 +28,13 @@ use rust_decimal::Decimal;
 pub(crate) enum Origin {
     /// Birth: `customer.subscription.created`, the `subscription_create` invoice.
     Birth,
-    /// Mid-life, with the MRR the subscription had just before the event.
+    /// A paid invoice of a subscription never seen: it enters with its MRR (baseline 0).
+    Invoice,
+    /// `updated`: the subscription as it was before (the object with `previous_attributes`).
+    Updated(Subscription),
+    /// `deleted`: the canceled object; the baseline is the MRR it had until then.
+    Deleted(Subscription),
+    /// A known MRR (adoption from the API: the current MRR).
     Before(Decimal),
 }
 
@@ -50,15 +56,30 @@ impl SubscriptionLedger {
             return;
         }
         self.seen = true;
-        match origin {
+        self.baseline = Decimal::ZERO;
+        self.adopted_at = Some(created);
+        // The state is kept, not its MRR: a coupon learned later changes what it was worth.
+        (self.baseline_from, self.baseline_deleted) = match origin {
             Origin::Birth => {
-                self.baseline = Decimal::ZERO;
                 self.adopted_at = None;
+                (None, false)
             }
+            Origin::Invoice => (None, false),
+            Origin::Updated(before) => (Some(Box::new(before)), false),
+            Origin::Deleted(before) => (Some(Box::new(before)), true),
             Origin::Before(mrr) => {
                 self.baseline = mrr;
-                self.adopted_at = Some(created);
+                (None, false)
             }
+        };
+    }
+
+    /// The MRR at adoption (0 when seen from birth).
+    pub(crate) fn baseline(&self) -> Decimal {
+        match &self.baseline_from {
+            Some(s) if self.baseline_deleted => mrr_before_cancel(s, &self.learned),
+            Some(s) => mrr(s, &self.learned),
+            None => self.baseline,
         }
     }
 
@@ -82,8 +103,21 @@ impl SubscriptionLedger {
         }
     }
 
-    /// A paid invoice of the subscription, paid at `created`.
-    pub(crate) fn observe_paid_invoice(&mut self, invoice: &Invoice, created: i64, currency: &str) {
+    /// A paid invoice of the subscription, paid at `created`. Returns whether it was seen
+    /// before (a re-delivery).
+    pub(crate) fn observe_paid_invoice(
+        &mut self,
+        invoice: &Invoice,
+        created: i64,
+        currency: &str,
+    ) -> bool {
+        let again = self.recent_invoices.contains(&invoice.id);
+        if !again {
+            self.recent_invoices.push(invoice.id.clone());
+            if self.recent_invoices.len() > 32 {
+                self.recent_invoices.remove(0);
+            }
+        }
         learn_lines(&mut self.learned, invoice, created);
         self.invoiced = true;
         self.paid_at = Some(self.paid_at.map_or(created, |p| p.max(created)));
@@ -92,6 +126,7 @@ impl SubscriptionLedger {
                 self.invoice_mrr = Some((created, stated));
             }
         }
+        again
     }
 
     /// A discount's coupon, learned from a `customer.discount.*` event or an expanded object.
@@ -106,8 +141,9 @@ impl SubscriptionLedger {
             (Some(paid), Some(since)) => paid >= since,
             _ => false,
         };
+        // Paying the open invoice activates an incomplete, past_due or unpaid subscription.
         let implied = match status {
-            "incomplete" => paid(self.state_created),
+            "incomplete" | "past_due" | "unpaid" => paid(self.state_created),
             "trialing" => paid(snapshot.trial_end),
             _ => false,
         };
@@ -135,7 +171,7 @@ impl SubscriptionLedger {
 
     /// What Pulsora holds for this subscription: baseline plus every reported impact.
     pub(crate) fn reported_total(&self) -> Decimal {
-        self.baseline + self.reported_mrr
+        self.baseline() + self.reported_mrr
     }
 
     /// Whether the snapshot is canceled (an invoice paid now is money, never MRR).
@@ -145,9 +181,13 @@ impl SubscriptionLedger {
             .is_some_and(|s| s.status.as_deref() == Some("canceled"))
     }
 
-    /// An `active` subscription starting its MRR from a subscription event, with no paid
-    /// invoice since that state: its first paid invoice will carry the start with its money.
+    /// An `active` subscription seen from birth starting its MRR from a subscription event,
+    /// with no paid invoice since that state: its first paid invoice will carry the start with
+    /// its money. (An adopted one reports at once: its invoice may predate the bridge.)
     pub(crate) fn awaits_first_invoice(&self, current: Decimal) -> bool {
+        if self.adopted_at.is_some() {
+            return false;
+        }
         let active = self
             .snapshot
             .as_ref()
@@ -165,6 +205,15 @@ impl SubscriptionLedger {
         self.known_mrr = Some(current);
         let delta = with_scale(current - self.reported_total(), currency);
         self.reported_mrr += delta;
+        if !delta.is_zero() {
+            self.movements += 1;
+        }
         delta
+    }
+
+    /// The transaction id of the movement just settled by `event` (unique per movement, the
+    /// same when the same event is retried before its state was saved).
+    pub(crate) fn movement_id(&self, subscription: &str, event: &str) -> String {
+        format!("{subscription}_{event}_m{}", self.movements)
     }
 }

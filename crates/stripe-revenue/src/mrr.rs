@@ -130,7 +130,14 @@ pub fn mrr(subscription: &Subscription, learned: &Learned) -> Decimal {
 /// What the subscription is worth per month once it counts, whatever its status now.
 pub fn value(subscription: &Subscription, learned: &Learned) -> Decimal {
     let currency = currency(subscription);
-    minor_decimal_to_major(value_minor(subscription, learned), currency)
+    minor_decimal_to_major(exact(value_minor(subscription, learned)), currency)
+}
+
+/// Factors like 52/12 or 100/120 do not terminate in decimal: 28 significant digits leave
+/// 1,285,667.4999…9 where the exact value is the midpoint 1,285,667.5. Rounding to 12 places
+/// first restores it (no true amount lies that close to a midpoint without being on it).
+fn exact(minor: Decimal) -> Decimal {
+    minor.round_dp(12)
 }
 
 /// The MRR of the items whatever the status, from the payload alone (what a paid invoice makes
@@ -235,6 +242,21 @@ fn resolve<'a>(
     refs: impl Iterator<Item = &'a DiscountRef>,
     learned: &Learned,
 ) -> Vec<Coupon> {
+    // Older API versions send both `discounts` (ids) and the singular `discount` (expanded):
+    // the latter names the coupon of one of the ids.
+    let legacy = subscription
+        .discount
+        .as_ref()
+        .and_then(|d| Some((d.id.clone()?, d.coupon()?.clone())));
+    let mut with_legacy;
+    let learned = match legacy {
+        Some((id, coupon)) if !learned.coupons.contains_key(&id) => {
+            with_legacy = learned.clone();
+            with_legacy.coupons.insert(id, coupon);
+            &with_legacy
+        }
+        _ => learned,
+    };
     let mut out = Vec::new();
     for r in refs {
         let coupon = match r {
@@ -543,7 +565,7 @@ pub fn invoice_mrr(invoice: &Invoice, currency: &str) -> Option<Decimal> {
         total += Decimal::from(line.amount - line.inclusive_tax()) * factor;
         any = true;
     }
-    any.then(|| minor_decimal_to_major(total, currency))
+    any.then(|| minor_decimal_to_major(exact(total), currency))
 }
 
 /// The newest facts per price from an invoice's non-proration lines, merged into `learned`.

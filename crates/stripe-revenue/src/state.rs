@@ -36,6 +36,12 @@ pub struct SubscriptionLedger {
     /// `created` of the event the baseline came from; `None` when seen from birth.
     #[serde(default)]
     pub adopted_at: Option<i64>,
+    /// The subscription as it was when adopted (its MRR is the baseline, with what is learned).
+    #[serde(default)]
+    pub baseline_from: Option<Box<crate::stripe::Subscription>>,
+    /// `baseline_from` is a canceled object: the baseline is the MRR it had until then.
+    #[serde(default)]
+    pub baseline_deleted: bool,
     /// Tie-break for snapshots of the same second: created 0, updated 1, deleted 2, fetched 3.
     #[serde(default)]
     pub state_rank: u8,
@@ -51,6 +57,14 @@ pub struct SubscriptionLedger {
     /// MRR stated by the newest paid invoice (`created`, MRR), used while there is no snapshot.
     #[serde(default)]
     pub invoice_mrr: Option<(i64, Decimal)>,
+    /// How many MRR movements were reported (part of their transaction ids, so a movement
+    /// found on a re-delivery of an event is never mistaken for the one already sent).
+    #[serde(default)]
+    pub movements: u32,
+    /// The newest paid invoice ids seen (at most 32): a re-delivered invoice's money is already
+    /// sent, so an MRR movement it finds goes out on its own.
+    #[serde(default)]
+    pub recent_invoices: Vec<String>,
     /// With a currency converter: the one rate used for this subscription's MRR, and the sum
     /// of converted `mrr_impact` sent (the ledger in the reported currency).
     #[serde(default)]
@@ -83,11 +97,15 @@ impl Default for SubscriptionLedger {
             seen: true,
             baseline: Decimal::ZERO,
             adopted_at: None,
+            baseline_from: None,
+            baseline_deleted: false,
             state_rank: 0,
             snapshot: None,
             learned: crate::mrr::Learned::default(),
             paid_at: None,
             invoice_mrr: None,
+            movements: 0,
+            recent_invoices: Vec::new(),
             converted: None,
         }
     }
@@ -124,6 +142,8 @@ pub struct Context {
 }
 
 /// A change to remember once the events have been delivered.
+// A mapping yields one or two of these per event: boxing the ledger would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum StateUpdate {
     /// New ledger for a subscription id.

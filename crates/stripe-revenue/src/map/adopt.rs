@@ -49,9 +49,10 @@ pub(crate) fn map(
             Origin::Before(current)
         };
         ledger.adopt(event.created, origin);
-    } else if opening && !ledger.baseline.is_zero() {
+    } else if opening && !ledger.baseline().is_zero() {
         // Adopted earlier without an opening balance: Pulsora never heard of the baseline.
         ledger.baseline = Decimal::ZERO;
+        ledger.baseline_from = None;
         ledger.adopted_at = None;
     }
     let before = ledger.reported_total();

@@ -58,27 +58,32 @@ pub(crate) fn map(
     } else {
         // A subscription first heard of through a paid invoice enters with its MRR reported
         // once, by this invoice.
-        Origin::Before(Decimal::ZERO)
+        Origin::Invoice
     };
     ledger.adopt(event.created, origin);
-    ledger.observe_paid_invoice(invoice, event.created, currency);
+    let again = ledger.observe_paid_invoice(invoice, event.created, currency);
     if let Some((fetched, at)) = event.fetched {
         ledger.observe_subscription(fetched.clone(), at, 3);
     }
     let before = ledger.reported_total();
     let delta = ledger.settle(currency);
     let canceled = ledger.canceled();
+    let movement_id = ledger.movement_id(&subscription_id, &invoice.id);
     out.updates
         .push(StateUpdate::Subscription(subscription_id.clone(), ledger));
 
-    let Some(mut money) = draft.take() else {
+    // A re-delivered invoice's money went out already (same transaction id): an MRR movement
+    // found now goes out on its own.
+    let money = if again { None } else { draft.take() };
+    let Some(mut money) = money else {
+        out.drafts.extend(draft);
         out.drafts.extend(movement(
             &subscription_id,
             &customer_id,
             currency,
             before,
             delta,
-            format!("{subscription_id}_{}", invoice.id),
+            movement_id,
             event,
         ));
         if out.drafts.is_empty() {

@@ -4,7 +4,6 @@
 use super::{Envelope, Mapped};
 use crate::draft::Draft;
 use crate::ledger::Origin;
-use crate::mrr::{mrr, mrr_before_cancel};
 use crate::state::{StateUpdate, SubscriptionLedger};
 use crate::stripe::{Discount, Subscription};
 use pulsora::EventType as Kind;
@@ -22,16 +21,16 @@ pub(crate) fn map(
     let mut out = Mapped::default();
     let mut ledger = SubscriptionLedger::load(stored);
     let currency = subscription.currency.as_deref().unwrap_or("usd").to_owned();
+    // Whether this event is the subscription's start (created, or out of trial/incomplete).
+    let mut starts = true;
     let (rank, origin) = match event.event_type {
         EventType::CustomerSubscriptionCreated => (0, Origin::Birth),
-        EventType::CustomerSubscriptionDeleted => (
-            2,
-            Origin::Before(mrr_before_cancel(subscription, &ledger.learned)),
-        ),
-        _ => (
-            1,
-            Origin::Before(previous_mrr(subscription, &ledger, event)),
-        ),
+        EventType::CustomerSubscriptionDeleted => (2, Origin::Deleted(subscription.clone())),
+        _ => {
+            let before = previous_state(subscription, event);
+            starts = matches!(before.status.as_deref(), Some("trialing" | "incomplete"));
+            (1, Origin::Updated(before))
+        }
     };
     ledger.adopt(event.created, origin);
     let mut state = subscription.clone();
@@ -46,7 +45,7 @@ pub(crate) fn map(
         ledger.observe_subscription(fetched.clone(), at, 3);
     }
     let current = ledger.current(&currency);
-    if ledger.awaits_first_invoice(current) {
+    if starts && ledger.awaits_first_invoice(current) {
         out.notes
             .push("MRR starts with the first paid invoice of this state".into());
         out.updates
@@ -65,7 +64,7 @@ pub(crate) fn map(
         &currency,
         before,
         delta,
-        format!("{}_{}", subscription.id, event.event_id),
+        ledger.movement_id(&subscription.id, event.event_id),
         event,
     );
     match draft {
@@ -109,8 +108,7 @@ pub(crate) fn discount(
             .as_ref()
             .and_then(|s| s.currency.clone())
             .unwrap_or_else(|| "usd".into());
-        let current = ledger.current(&currency);
-        if !ledger.awaits_first_invoice(current) {
+        {
             let before = ledger.reported_total();
             let delta = ledger.settle(&currency);
             let customer = ledger
@@ -124,7 +122,7 @@ pub(crate) fn discount(
                 &currency,
                 before,
                 delta,
-                format!("{subscription}_{}", event.event_id),
+                ledger.movement_id(subscription, event.event_id),
                 event,
             ));
         }
@@ -134,12 +132,8 @@ pub(crate) fn discount(
     out
 }
 
-/// The MRR before an `updated` event: the object with its `previous_attributes` applied.
-fn previous_mrr(
-    subscription: &Subscription,
-    ledger: &SubscriptionLedger,
-    event: &Envelope<'_>,
-) -> Decimal {
+/// The subscription before an `updated` event: the object with its `previous_attributes`.
+fn previous_state(subscription: &Subscription, event: &Envelope<'_>) -> Subscription {
     let mut object = event.raw.object_value();
     if let Some(Ok(serde_json::Value::Object(previous))) =
         event.raw.previous_attributes::<serde_json::Value>()
@@ -148,10 +142,7 @@ fn previous_mrr(
             object[key] = value;
         }
     }
-    match serde_json::from_value::<Subscription>(object) {
-        Ok(before) => mrr(&before, &ledger.learned),
-        Err(_) => mrr(subscription, &ledger.learned),
-    }
+    serde_json::from_value::<Subscription>(object).unwrap_or_else(|_| subscription.clone())
 }
 
 /// Coupons of expanded discounts (legacy `discount`, expanded `discounts`) are remembered by
