@@ -32,6 +32,11 @@
 
 pub mod bridge;
 
+/// The README's Rust snippets, compiled by `cargo test --doc` so what it shows keeps working.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use pulsora;
 pub use stripe_revenue;
 pub use stripe_revenue::RevenueSync;
