@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 pin_project! {
-    /// Response body of [`StripeWebhook`](super::StripeWebhook): the wrapped service's body, or
+    /// Response body of [`StripeWebhookService`](super::StripeWebhookService): the wrapped service's body, or
     /// the JSON of a rejection.
     pub struct ResponseBody<B> {
         #[pin]

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 
 type BoxedFuture<B, E> = Pin<Box<dyn Future<Output = Result<Response<ResponseBody<B>>, E>> + Send>>;
 
-/// Response future of [`StripeWebhook`](super::StripeWebhook).
+/// Response future of [`StripeWebhookService`](super::StripeWebhookService).
 pub struct ResponseFuture<B, E> {
     inner: BoxedFuture<B, E>,
 }

@@ -1,4 +1,4 @@
-use super::StripeWebhook;
+use super::StripeWebhookService;
 use crate::config::{config_builder_methods, WebhookConfig};
 use crate::engine::{Engine, SharedEngine};
 use crate::verify::Secret;
@@ -87,9 +87,9 @@ impl StripeWebhookLayer {
 }
 
 impl<S> Layer<S> for StripeWebhookLayer {
-    type Service = StripeWebhook<S>;
+    type Service = StripeWebhookService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StripeWebhook::from_engine(inner, self.engine())
+        StripeWebhookService::from_engine(inner, self.engine())
     }
 }

@@ -1,4 +1,7 @@
-//! The tower adapter: [`StripeWebhookLayer`] builds [`StripeWebhook`] services.
+//! The tower adapter: [`StripeWebhookLayer`] builds [`StripeWebhookService`]s.
+//!
+//! (The actix-web middleware is `actix::StripeWebhook`, the name users write in
+//! `.wrap(StripeWebhook::new(..))`; the tower service has its own name so the two never clash.)
 //!
 //! It only translates: the request's headers and peer address become the engine's request head,
 //! the body becomes a byte stream, a rejection becomes a JSON response. Every rule is in the
@@ -12,4 +15,4 @@ mod service;
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
 pub use layer::StripeWebhookLayer;
-pub use service::StripeWebhook;
+pub use service::StripeWebhookService;

@@ -15,12 +15,12 @@ use tower_service::Service;
 /// The wrapped service receives the request with the untouched raw body (as
 /// `http_body_util::Full<Bytes>`) and the [`VerifiedStripeEvent`] in its extensions.
 #[derive(Clone, Debug)]
-pub struct StripeWebhook<S> {
+pub struct StripeWebhookService<S> {
     inner: S,
     engine: Arc<Engine>,
 }
 
-impl<S> StripeWebhook<S> {
+impl<S> StripeWebhookService<S> {
     pub(crate) fn from_engine(inner: S, engine: Arc<Engine>) -> Self {
         Self { inner, engine }
     }
@@ -58,7 +58,7 @@ fn peer_of(extensions: &http::Extensions) -> Option<IpAddr> {
         .or_else(|| extensions.get::<IpAddr>().copied())
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for StripeWebhook<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for StripeWebhookService<S>
 where
     S: Service<Request<Full<Bytes>>, Response = Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send,
