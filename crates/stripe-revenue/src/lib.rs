@@ -103,6 +103,6 @@ pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
 pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};
 #[cfg(feature = "stripe-api")]
-pub use stripe_api::{LookupError, StripeApi, STRIPE_API_BASE};
+pub use stripe_api::{LookupError, StripeApi, FETCH_CACHE_TTL, STRIPE_API_BASE};
 pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};
 pub use telemetry::{describe_metrics, PULSORA_EVENTS};

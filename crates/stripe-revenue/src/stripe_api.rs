@@ -15,11 +15,32 @@ pub const STRIPE_API_BASE: &str = "https://api.stripe.com";
 
 /// A read-only Stripe API client for attribution lookups. The key is redacted in `Debug` and
 /// never logged; a restricted key with read access to customers and Checkout Sessions is enough.
+///
+/// It also reads the current subscription for every subscription, invoice and discount event
+/// (**fetch on notify**, [`StripeApi::current_subscription`]), so MRR comes from Stripe's own
+/// object whatever order the events arrive in.
 #[derive(Clone)]
 pub struct StripeApi {
     http: reqwest::Client,
     key: String,
     base: String,
+    /// Fetch on notify: `None` when the key is not a secret or restricted key.
+    reader: Option<stripe_read::StripeClient>,
+    cache: std::sync::Arc<std::sync::Mutex<FetchCache>>,
+}
+
+/// How long a fetched subscription answers for the same subscription's next events: a burst
+/// of events about one change (updated, invoice paid, discount) reads Stripe once.
+pub const FETCH_CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// Entries kept at most in the fetch cache (expired ones are dropped first).
+const FETCH_CACHE_MAX: usize = 10_000;
+
+type Fetched = Option<(crate::stripe::Subscription, i64)>;
+
+#[derive(Default)]
+struct FetchCache {
+    entries: std::collections::HashMap<String, (std::time::Instant, Fetched)>,
 }
 
 impl fmt::Debug for StripeApi {
@@ -60,11 +81,89 @@ impl StripeApi {
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
+        let key = key.into();
+        let base = base.into().trim_end_matches('/').to_owned();
+        let reader = match stripe_read::StripeClient::builder(key.clone())
+            .base_url(base.clone())
+            .timeout(Duration::from_secs(10))
+            // A webhook answer cannot wait long: a longer Retry-After answers 503 instead, and
+            // Stripe delivers again later.
+            .max_retry_after(Duration::from_secs(2))
+            .max_retries(2)
+            .build()
+        {
+            Ok(reader) => Some(reader),
+            Err(error) => {
+                tracing::warn!("fetch on notify disabled: {error}");
+                None
+            }
+        };
         Self {
             http,
-            key: key.into(),
-            base: base.into().trim_end_matches('/').to_owned(),
+            key,
+            base,
+            reader,
+            cache: std::sync::Arc::default(),
         }
+    }
+
+    /// Fetch on notify: the subscription as Stripe has it now (discounts, item discounts and
+    /// price tiers expanded), and when it was read (Unix seconds). Cached for
+    /// [`FETCH_CACHE_TTL`]; `429` waits for `Retry-After` (up to 2 s, then transient);
+    /// network errors and `5xx` are transient (the webhook answers `503`); a deleted object
+    /// (`404`) or a key without read access to subscriptions gives `None` (payload rules apply).
+    pub async fn current_subscription(&self, id: &str) -> Result<Fetched, LookupError> {
+        let Some(reader) = &self.reader else {
+            return Ok(None);
+        };
+        let now = std::time::Instant::now();
+        if let Some((at, found)) = self.cache_lock().entries.get(id) {
+            if now.duration_since(*at) < FETCH_CACHE_TTL {
+                return Ok(found.clone());
+            }
+        }
+        let params = stripe_read::Params::new()
+            .expand("discounts")
+            .expand("items.data.discounts")
+            .expand("items.data.price.tiers");
+        let path = format!("/v1/subscriptions/{}", encode(id));
+        let found = match reader
+            .get::<crate::stripe::Subscription>(&path, &params)
+            .await
+        {
+            Ok(subscription) => {
+                let read_at = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+                Some((subscription, read_at))
+            }
+            Err(stripe_read::ApiError::NotFound(_)) => None,
+            Err(error) if error.is_transient() => return Err(LookupError(error.to_string())),
+            Err(error) => {
+                tracing::warn!(
+                    subscription = id,
+                    "fetch on notify refused, payload rules apply: {error}"
+                );
+                None
+            }
+        };
+        let mut cache = self.cache_lock();
+        if cache.entries.len() >= FETCH_CACHE_MAX {
+            cache
+                .entries
+                .retain(|_, (at, _)| now.duration_since(*at) < FETCH_CACHE_TTL);
+            if cache.entries.len() >= FETCH_CACHE_MAX {
+                cache.entries.clear();
+            }
+        }
+        cache.entries.insert(id.to_owned(), (now, found.clone()));
+        Ok(found)
+    }
+
+    fn cache_lock(&self) -> std::sync::MutexGuard<'_, FetchCache> {
+        self.cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The customer's metadata, then the subscription's Checkout Session metadata.

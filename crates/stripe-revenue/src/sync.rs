@@ -364,6 +364,20 @@ impl RevenueSync {
             Ok(context) => context,
             Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
         };
+        // Fetch on notify: Stripe's current subscription decides MRR, whatever the order.
+        #[cfg(feature = "stripe-api")]
+        if let (Some(api), Some(id)) = (&inner.stripe_api, subjects.subscription.as_deref()) {
+            let kind = event.event_type().as_str();
+            if ["customer.subscription.", "invoice.", "customer.discount."]
+                .iter()
+                .any(|p| kind.starts_with(p))
+            {
+                match api.current_subscription(id).await {
+                    Ok(found) => context.fetched = found,
+                    Err(error) => return SyncOutcome::Transient(error.to_string()),
+                }
+            }
+        }
         #[allow(unused_mut)]
         let mut mapping = match map_event(event, &context, &inner.policy) {
             Ok(mapping) => mapping,
