@@ -30,6 +30,12 @@ async fn main() {
                 .route(web::post().to(actix_revenue_handler)),
         )
     })
+    // The same connection limits as the binary where actix-web has them (headers and idle
+    // keep-alive time, open connections per worker); it has no per-address cap: put a proxy
+    // in front, or use the binary, if one address may open hundreds of connections.
+    .client_request_timeout(config.header_timeout)
+    .keep_alive(config.header_timeout)
+    .max_connections(config.max_connections)
     .bind(config.bind)
     .unwrap_or_else(|error| {
         eprintln!("cannot listen on {}: {error}", config.bind);

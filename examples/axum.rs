@@ -38,7 +38,7 @@ async fn main() {
     tracing::info!("listening on http://{bound}/api/webhooks/stripe");
     // The binary's server: header and idle timeouts, connection caps, backed-off accept errors,
     // the client address for rate limits, graceful shutdown.
-    if let Err(error) = bridge::server::serve(listener, app, config.shutdown_deadline).await {
+    if let Err(error) = bridge::server::serve_configured(listener, app, &config).await {
         eprintln!("server error: {error}");
         std::process::exit(1);
     }

@@ -49,6 +49,9 @@ ENVIRONMENT (serve):
     STRIPE_PULSORA_MAX_BODY         body limit in bytes                         1048576
     STRIPE_PULSORA_TOLERANCE        signature tolerance in seconds (≤ 3600)     300
     STRIPE_PULSORA_INLINE_BUDGET    seconds Pulsora may take per answer (1–20)  9
+    STRIPE_PULSORA_MAX_CONNECTIONS  open connections at most                    512
+    STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT  per peer address, or off         64
+    STRIPE_PULSORA_HEADER_TIMEOUT   seconds for headers and idle keep-alive     10
     STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT  1: allow http:// to a non-loopback PULSORA_ENDPOINT
     STRIPE_API_KEY                  enables the Stripe API attribution lookup   unset
     STRIPE_PULSORA_SHUTDOWN_DEADLINE  seconds in-flight deliveries get on SIGTERM  20
@@ -143,7 +146,7 @@ async fn serve() -> ExitCode {
     let bound = listener.local_addr().unwrap_or(config.bind);
     tracing::info!(bind = %bound, "stripe-pulsora listening on http://{bound}/api/webhooks/stripe");
     let app = bridge::server::app(parts);
-    match bridge::server::serve(listener, app, config.shutdown_deadline).await {
+    match bridge::server::serve_configured(listener, app, &config).await {
         Ok(()) => {
             // Let claim releases of cut deliveries reach the store before the runtime stops.
             tokio::time::sleep(Duration::from_millis(200)).await;

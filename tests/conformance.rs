@@ -555,15 +555,46 @@ fn table() -> Vec<Row> {
                     post(invoice()).signatures(vec![Sig::SignedOver("{}")]),
                     refused(400, "signature_mismatch"),
                 ),
-                // Even a valid request, before its body is read.
+                // Cut off before its body is read: nothing signed to verify, or a body of
+                // unknown size (chunked).
                 Step::Send(
-                    post(invoice()),
+                    post(invoice()).signatures(vec![]),
                     refused(429, "rate_limited").header("retry-after", "*"),
                 ),
-                Step::Send(post(invoice()).from([127, 0, 0, 2]), handled(200)),
+                Step::Send(
+                    post(invoice()).delivery(Delivery::Chunked(64)),
+                    refused(429, "rate_limited").header("retry-after", "*"),
+                ),
+                // A small signed body is still verified: the failures may be a forger's
+                // behind the same address (issue 18 §2), and Stripe's delivery goes through.
+                Step::Send(post(invoice()), handled(200)),
+                // Another address has its own budget.
+                Step::Send(
+                    post(invoice()).signatures(vec![]).from([127, 0, 0, 2]),
+                    refused(400, "missing_signature"),
+                ),
             ],
         )
         .with(Setting::FailureLimit(Quota::per_minute(2))),
+        row(
+            "requests without a signature are never charged to the failure budget",
+            vec![
+                Step::Send(
+                    post(invoice()).signatures(vec![]),
+                    refused(400, "missing_signature"),
+                ),
+                Step::Send(
+                    post(invoice()).signatures(vec![]),
+                    refused(400, "missing_signature"),
+                ),
+                Step::Send(
+                    post(invoice()).signatures(vec![]),
+                    refused(400, "missing_signature"),
+                ),
+                Step::Send(post(invoice()), handled(200)),
+            ],
+        )
+        .with(Setting::FailureLimit(Quota::per_minute(1))),
         row(
             "address not on the allow-list",
             vec![

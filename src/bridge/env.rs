@@ -86,6 +86,13 @@ pub struct EnvConfig {
     pub tolerance: Duration,
     /// `STRIPE_PULSORA_INLINE_BUDGET`: Pulsora's part of one webhook answer, default 9 s.
     pub inline_budget: Duration,
+    /// `STRIPE_PULSORA_MAX_CONNECTIONS`: open connections at most, default 512.
+    pub max_connections: usize,
+    /// `STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT`: per peer address, default 64; `off`: none.
+    pub max_connections_per_client: Option<usize>,
+    /// `STRIPE_PULSORA_HEADER_TIMEOUT`: seconds for a request's headers and for an idle
+    /// keep-alive connection, default 10.
+    pub header_timeout: Duration,
     /// `STRIPE_API_KEY`: enables the Stripe API attribution lookup.
     pub stripe_api_key: Option<String>,
     /// `STRIPE_API_BASE`: Stripe's API base URL (a proxy, or a fake Stripe in tests), default
@@ -118,6 +125,12 @@ impl fmt::Debug for EnvConfig {
             .field("max_body", &self.max_body)
             .field("tolerance", &self.tolerance)
             .field("inline_budget", &self.inline_budget)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "max_connections_per_client",
+                &self.max_connections_per_client,
+            )
+            .field("header_timeout", &self.header_timeout)
             .field(
                 "stripe_api_key",
                 &self.stripe_api_key.as_ref().map(|_| "redacted"),
@@ -406,7 +419,29 @@ impl EnvConfig {
                 }
             },
         };
+        let positive = |name: &'static str, default: u64, example: &'static str| match get(name) {
+            None => Ok(default),
+            Some(v) => match v.parse::<u64>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(error(name, v, "expected a positive whole number", example)),
+            },
+        };
+        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let max_connections = to_usize(positive("STRIPE_PULSORA_MAX_CONNECTIONS", 512, "512")?);
+        let max_connections_per_client = match get("STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT") {
+            Some("off") => None,
+            _ => Some(to_usize(positive(
+                "STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT",
+                64,
+                "64",
+            )?)),
+        };
+        let header_timeout =
+            Duration::from_secs(positive("STRIPE_PULSORA_HEADER_TIMEOUT", 10, "10")?);
         Ok(Self {
+            max_connections,
+            max_connections_per_client,
+            header_timeout,
             inline_budget,
             shutdown_deadline,
             webhook_secrets,

@@ -7,6 +7,8 @@ pub mod adopt;
 #[cfg(feature = "cli")]
 pub mod backfill;
 mod build;
+#[cfg(feature = "axum")]
+mod connections;
 mod env;
 mod env_check;
 pub mod metrics;

@@ -1,6 +1,7 @@
 //! The `serve` command: the bridge on axum with health, readiness and metrics endpoints, and a
 //! graceful shutdown that lets in-flight deliveries finish within a deadline.
 
+pub use super::connections::ConnectionLimits;
 use super::metrics::Metrics;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -129,39 +130,107 @@ pub async fn serve(
     serve_until(listener, app, deadline, shutdown_signal()).await
 }
 
-/// [`serve`] with the shutdown trigger given by the caller (tests restart a server this way).
+/// [`serve`] with the shutdown trigger given by the caller (tests restart a server this way),
+/// with the default [`ConnectionLimits`].
 pub async fn serve_until(
     listener: tokio::net::TcpListener,
     app: Router,
     deadline: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    use hyper_util::rt::{TokioExecutor, TokioIo};
-    use hyper_util::server::conn::auto::Builder;
+    serve_with(
+        listener,
+        app,
+        deadline,
+        ConnectionLimits::default(),
+        shutdown,
+    )
+    .await
+}
+
+/// [`serve`] with the limits from the environment ([`ConnectionLimits::from_config`]): what
+/// the binary and the axum example run.
+pub async fn serve_configured(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    config: &super::EnvConfig,
+) -> std::io::Result<()> {
+    let limits = ConnectionLimits::from_config(config);
+    serve_with(
+        listener,
+        app,
+        config.shutdown_deadline,
+        limits,
+        shutdown_signal(),
+    )
+    .await
+}
+
+/// The accept loop: every connection gets the client address (`ConnectInfo`) and the
+/// `limits` (header and idle timeout, connection caps, backed-off accept errors); see
+/// [`ConnectionLimits`]. Stops accepting when `shutdown` completes, then lets in-flight
+/// deliveries finish for up to `deadline` and cuts the rest.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    deadline: Duration,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use super::connections::{accept_backoff, Burst, OpenConnections};
+    use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut connections = tokio::task::JoinSet::new();
     let mut stop = std::pin::pin!(shutdown);
+    let open = Arc::new(OpenConnections::default());
+    let (mut accept_errors, mut shed) = (Burst::default(), Burst::default());
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
                 let (stream, peer) = match accepted {
                     Ok(accepted) => accepted,
                     Err(error) => {
-                        // Out of file descriptors and the like: back off instead of spinning.
-                        tracing::warn!("accept failed: {error}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file descriptors and the like: back off instead of spinning,
+                        // and say so once per burst, not 20 times a second.
+                        if accept_errors.hit() {
+                            tracing::warn!("accept failed: {error}; backing off (logged once per burst)");
+                        }
+                        tokio::time::sleep(accept_backoff(accept_errors.count())).await;
+                        continue;
+                    }
+                };
+                let failed = accept_errors.end();
+                if failed > 0 {
+                    tracing::warn!(failed, "accepting connections again after {failed} failed accepts");
+                }
+                let admitted = match open.admit(peer.ip(), &limits) {
+                    Ok(admitted) => {
+                        let shed_count = shed.end();
+                        if shed_count > 0 {
+                            tracing::info!(shed = shed_count, "connection caps: {shed_count} connections were closed at once");
+                        }
+                        admitted
+                    }
+                    Err(cap) => {
+                        if shed.hit() {
+                            tracing::warn!(ip = %peer.ip(), "connection cap ({cap}) reached: new connections are closed at once (logged once per burst)");
+                        }
+                        drop(stream);
                         continue;
                     }
                 };
                 let service = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
-                let connection = Builder::new(TokioExecutor::new())
-                    .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                    .into_owned();
+                let connection = http1.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
                 let connection = graceful.watch(connection);
                 connections.spawn(async move {
                     let _ = connection.await;
+                    drop(admitted);
                 });
             }
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

@@ -1,5 +1,6 @@
 //! Reading the raw body with a size limit and a read deadline.
 
+use crate::body_budget::Reservation;
 use crate::rejection::Rejection;
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -12,34 +13,47 @@ pub(crate) fn check_content_length(
     content_length: Option<&[u8]>,
     limit: usize,
 ) -> Result<(), Rejection> {
-    let declared = content_length
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
+    match declared_length(content_length) {
         Some(len) if len > limit as u64 => Err(Rejection::PayloadTooLarge { limit }),
         _ => Ok(()),
     }
 }
 
+/// The declared `Content-Length`, when it is a number.
+pub(crate) fn declared_length(content_length: Option<&[u8]>) -> Option<u64> {
+    content_length
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Collects the body, cutting it at `limit` bytes (a chunked body has no `Content-Length`) and
 /// giving up after `timeout` (a slow-loris body must not hold a connection and a task forever).
-/// A single-chunk body is returned without a copy.
+/// Every byte is reserved in `reservation` before it is kept (the declared length is reserved
+/// by the caller up front; `prepaid` says how much). A single-chunk body is returned without a
+/// copy.
 pub(crate) async fn read_limited<S, E>(
     body: S,
     limit: usize,
     timeout: Duration,
+    reservation: &mut Reservation,
+    prepaid: usize,
 ) -> Result<Bytes, Rejection>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Display,
 {
-    match tokio::time::timeout(timeout, collect(body, limit)).await {
+    match tokio::time::timeout(timeout, collect(body, limit, reservation, prepaid)).await {
         Ok(result) => result,
         Err(_) => Err(Rejection::BodyTimeout { timeout }),
     }
 }
 
-async fn collect<S, E>(body: S, limit: usize) -> Result<Bytes, Rejection>
+async fn collect<S, E>(
+    body: S,
+    limit: usize,
+    reservation: &mut Reservation,
+    mut prepaid: usize,
+) -> Result<Bytes, Rejection>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Display,
@@ -54,6 +68,9 @@ where
         if total > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
+        let covered = prepaid.min(chunk.len());
+        prepaid -= covered;
+        reservation.grow(chunk.len() - covered)?;
         match (&mut first, &mut rest) {
             (None, _) => first = Some(chunk),
             (Some(head), None) => {
@@ -84,6 +101,33 @@ mod tests {
                 .map(|p| Ok(Bytes::from_static(p)))
                 .collect::<Vec<_>>(),
         )
+    }
+
+    fn reservation() -> Reservation {
+        crate::body_budget::BodyBudget::new(1 << 20, 1 << 20)
+            .reservation(std::net::IpAddr::from([192, 0, 2, 1]))
+    }
+
+    async fn read_limited<S>(body: S, limit: usize, timeout: Duration) -> Result<Bytes, Rejection>
+    where
+        S: Stream<Item = Result<Bytes, std::io::Error>>,
+    {
+        super::read_limited(body, limit, timeout, &mut reservation(), 0).await
+    }
+
+    #[tokio::test]
+    async fn chunks_beyond_the_budget_are_refused() {
+        let budget = crate::body_budget::BodyBudget::new(4, 4);
+        let mut reservation = budget.reservation(std::net::IpAddr::from([192, 0, 2, 1]));
+        let got = super::read_limited(
+            chunks(&[b"ab", b"cd", b"e"]),
+            10,
+            Duration::from_secs(1),
+            &mut reservation,
+            0,
+        )
+        .await;
+        assert!(matches!(got, Err(Rejection::Busy { .. })), "{got:?}");
     }
 
     #[tokio::test]

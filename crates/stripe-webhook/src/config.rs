@@ -18,6 +18,8 @@ pub(crate) struct WebhookConfig {
     pub(crate) verifier: Verifier,
     pub(crate) body_limit: usize,
     pub(crate) read_timeout: Duration,
+    /// Body bytes held by all requests at once, and by one client's.
+    pub(crate) body_budget: (usize, usize),
     pub(crate) rate_limit: RateLimitConfig,
     pub(crate) replay: ReplayConfig,
 }
@@ -28,6 +30,10 @@ impl WebhookConfig {
             verifier: Verifier::new(secret),
             body_limit: DEFAULT_BODY_LIMIT,
             read_timeout: DEFAULT_READ_TIMEOUT,
+            body_budget: (
+                crate::DEFAULT_BODY_BUDGET,
+                crate::DEFAULT_CLIENT_BODY_BUDGET,
+            ),
             rate_limit: RateLimitConfig::default(),
             replay: ReplayConfig::default(),
         }
@@ -108,6 +114,19 @@ macro_rules! config_builder_methods {
         pub fn read_timeout(self, timeout: std::time::Duration) -> Self {
             let mut config = self.config.clone();
             config.read_timeout = timeout;
+            self.with_config(config)
+        }
+
+        /// Most body bytes held in memory at once by all requests in progress (`total`) and by
+        /// one client's (`per_client`). Defaults: 32 MiB and 4 MiB
+        /// ([`DEFAULT_BODY_BUDGET`](crate::DEFAULT_BODY_BUDGET),
+        /// [`DEFAULT_CLIENT_BODY_BUDGET`](crate::DEFAULT_CLIENT_BODY_BUDGET)). A request whose
+        /// declared `Content-Length` does not fit is answered `503 busy` with `Retry-After`
+        /// before a byte is read; a chunked body is reserved chunk by chunk. So stalled bodies
+        /// cannot grow memory whatever their number.
+        pub fn body_budget(self, total: usize, per_client: usize) -> Self {
+            let mut config = self.config.clone();
+            config.body_budget = (total, per_client);
             self.with_config(config)
         }
 

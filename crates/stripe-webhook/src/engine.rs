@@ -2,7 +2,8 @@
 //! [`RequestHead`] and a body stream, call [`Engine::process`], and translate the result back;
 //! every rule lives here.
 
-use crate::body::{check_content_length, read_limited};
+use crate::body::{check_content_length, declared_length, read_limited};
+use crate::body_budget::BodyBudget;
 use crate::config::WebhookConfig;
 use crate::event::VerifiedStripeEvent;
 use crate::ratelimit::Admission;
@@ -109,6 +110,7 @@ pub(crate) struct Engine {
     replay: ReplayGuard,
     /// A secret anyone could guess: every request is refused (fail closed).
     weak_secret: bool,
+    bodies: BodyBudget,
 }
 
 impl Engine {
@@ -122,11 +124,13 @@ impl Engine {
             }
             None => false,
         };
+        let bodies = BodyBudget::new(config.body_budget.0, config.body_budget.1);
         Self {
             config,
             admission,
             replay,
             weak_secret,
+            bodies,
         }
     }
 
@@ -172,14 +176,50 @@ impl Engine {
         // 1. Who is asking, and may they? Decided before a byte of the body is read.
         let client = self.admission.admit(&head)?;
 
-        // 2. The raw body, bounded in size and time.
-        let limit = self.config.body_limit;
+        // 2. The raw body, bounded in size, time and bytes held at once. A client over its
+        // failure budget got here only with a small signed body: hold it to that size.
+        let limit = if client.over_failure_budget {
+            self.config.body_limit.min(crate::SMALL_SIGNED_BODY)
+        } else {
+            self.config.body_limit
+        };
         check_content_length(head.content_length.as_deref(), limit)?;
-        let raw = read_limited(body, limit, self.config.read_timeout).await?;
+        // Reserved before a byte is read, released when this request ends.
+        let mut reservation = self.bodies.reservation(client.limiter_key());
+        let prepaid = declared_length(head.content_length.as_deref())
+            .map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
+        reservation.grow(prepaid)?;
+        let raw = match read_limited(
+            body,
+            limit,
+            self.config.read_timeout,
+            &mut reservation,
+            prepaid,
+        )
+        .await
+        {
+            Ok(raw) => raw,
+            Err(rejection) => {
+                // A body that never arrives holds a connection and memory: charged like a
+                // failed signature.
+                if matches!(rejection, Rejection::BodyTimeout { .. }) {
+                    self.admission.record_failure(&client);
+                }
+                return Err(rejection);
+            }
+        };
 
-        // 3. The signature; failures are charged to the client's strict failure budget.
+        // 3. The signature. Only failures that cost a hash are charged to the client's
+        // failure budget (see `Admission::record_failure`).
         if let Err(error) = self.verify(&head.signature, &raw) {
-            self.admission.record_failure(&client);
+            if matches!(
+                error,
+                VerifyError::SignatureMismatch
+                    | VerifyError::TimestampTooOld { .. }
+                    | VerifyError::TimestampInFuture { .. }
+            ) {
+                self.admission.record_failure(&client);
+            }
             return Err(error.into());
         }
 

@@ -11,12 +11,22 @@
 //!    `X-Forwarded-For` is believed only from configured trusted proxies, read from the right
 //!    (the left-most entry is client-controlled); IPv6 is bucketed by /64. Two GCRA budgets per
 //!    client: all requests (100/s, burst 200: Stripe sends from a dozen addresses) and failed
-//!    verifications (20 per minute: an address that keeps sending bad signatures is cut off
-//!    before it can make us hash its bodies). Memory stays bounded (100,000 tracked clients).
+//!    verifications (20 per minute). Only failures that cost a hash are charged (a signature
+//!    that does not match or is out of its time window) and bodies that never arrive; requests
+//!    without a `Stripe-Signature` cost nothing and are never charged. A client over its
+//!    failure budget is refused before its body is read, except for a signed body of a declared
+//!    length up to [`SMALL_SIGNED_BODY`] (256 KiB), which is still verified: behind a proxy not
+//!    listed as trusted, a CDN or a NAT, the failures may be a forger's and the delivery
+//!    Stripe's, so no one without the secret can make a signed delivery fail, and a forger's
+//!    hashing stays bounded by the request budget times 256 KiB. Stripe's published addresses
+//!    are never charged failures. Forwarded headers from a peer that is not a trusted proxy are
+//!    ignored, with a warning logged once. Memory stays bounded (100,000 tracked clients).
 //!    Optional allow-list ([`STRIPE_WEBHOOK_IPS`]) and exempt list. See [`rate_limit_guide`].
 //! 2. **Body** — `Content-Length` over the limit (default 1 MiB) is refused with `413` before
 //!    a byte is read; a chunked body is cut at the limit; a body that does not arrive within the
-//!    read timeout (default 10 s) gets `408`.
+//!    read timeout (default 10 s) gets `408`. Body bytes held at once are bounded in total
+//!    (32 MiB) and per client (4 MiB): a declared length that does not fit is answered
+//!    `503 busy` before a byte is read, so stalled bodies cannot grow memory.
 //! 3. **Signature** — the `Stripe-Signature` header is parsed strictly ([`SignatureHeader`]);
 //!    HMAC-SHA256 over `t`, `.`, body, fed as bytes to a state keyed once per secret;
 //!    constant-time comparison against every `v1` for every active secret; then the timestamp
@@ -45,6 +55,8 @@
 //! | not on the allow-list (when on) | 403 | `ip_not_allowed` |
 //! | body over the limit | 413 | `payload_too_large` |
 //! | body too slow | 408 | `body_timeout` |
+//! | too many body bytes held at once (in total or by this client) | 503 + `Retry-After` | `busy` |
+//! | configured with a secret shorter than Stripe's (fail closed) | 500 | `weak_secret` |
 //! | no `Stripe-Signature` | 400 | `missing_signature` |
 //! | header unparsable, `t` duplicated, header repeated | 400 | `malformed_signature_header` |
 //! | no `v1` | 400 | `no_v1_signature` |
@@ -135,6 +147,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod body_budget;
 mod config;
 mod engine;
 mod event;
@@ -155,9 +168,11 @@ mod missing;
 #[cfg_attr(docsrs, doc(cfg(feature = "actix-web")))]
 pub mod actix;
 
+pub use body_budget::{DEFAULT_BODY_BUDGET, DEFAULT_CLIENT_BODY_BUDGET};
 pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
 pub use ratelimit::guide as rate_limit_guide;
+pub use ratelimit::SMALL_SIGNED_BODY;
 pub use ratelimit::{
     Cidr, CidrError, ClientRateLimiter, ForwardedHeader, Quota, DEFAULT_FAILURE_LIMIT,
     DEFAULT_IPV6_PREFIX, DEFAULT_MAX_TRACKED_CLIENTS, DEFAULT_RATE_LIMIT, STRIPE_WEBHOOK_IPS,

@@ -70,6 +70,13 @@ pub enum Rejection {
     /// request, since anyone could sign with such a key.
     #[error("this webhook endpoint is misconfigured (its signing secret is too weak); nothing is accepted")]
     WeakSecret,
+    /// Too many body bytes are held by requests in progress (in total or from this client):
+    /// `503` with `Retry-After`, before the body is read.
+    #[error("too many request bodies in progress; retry later")]
+    Busy {
+        /// Suggested wait before retrying.
+        retry_after: Duration,
+    },
     /// The event was already processed: `200` `{"received":true,"duplicate":true}`.
     #[error("event {event_id} was already processed")]
     Duplicate {
@@ -88,7 +95,7 @@ impl Rejection {
             Self::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::BodyRead(_) | Self::Verify(_) | Self::InvalidEvent(_) => StatusCode::BAD_REQUEST,
             Self::InFlight { .. } => StatusCode::CONFLICT,
-            Self::StoreUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable { .. } | Self::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Duplicate { .. } => StatusCode::OK,
             Self::WeakSecret => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,6 +115,7 @@ impl Rejection {
             Self::StoreUnavailable { .. } => "store_unavailable",
             Self::Duplicate { .. } => "duplicate",
             Self::WeakSecret => "weak_secret",
+            Self::Busy { .. } => "busy",
         }
     }
 
@@ -122,7 +130,8 @@ impl Rejection {
         let retry_after = match self {
             Self::RateLimited { retry_after, .. }
             | Self::InFlight { retry_after, .. }
-            | Self::StoreUnavailable { retry_after, .. } => retry_after_secs(*retry_after),
+            | Self::StoreUnavailable { retry_after, .. }
+            | Self::Busy { retry_after } => retry_after_secs(*retry_after),
             _ => return Vec::new(),
         };
         let mut headers = vec![(http::header::RETRY_AFTER, HeaderValue::from(retry_after))];

@@ -81,23 +81,38 @@ impl ClientRateLimiter {
     ///
     /// [`Rejection::RateLimited`] when the client must wait.
     pub fn check(&self, client: IpAddr) -> Result<(), Rejection> {
+        self.check_tolerating_failures(client, false).map(|_| ())
+    }
+
+    /// [`check`](Self::check), except that with `tolerate_failures` an exhausted failure budget
+    /// does not refuse: the request budget is spent as usual and `Ok(true)` says the client is
+    /// over its failure budget (the engine then only hashes a small signed body for it).
+    pub(crate) fn check_tolerating_failures(
+        &self,
+        client: IpAddr,
+        tolerate_failures: bool,
+    ) -> Result<bool, Rejection> {
         if self.requests.is_none() && self.failures.is_none() {
-            return Ok(());
+            return Ok(false);
         }
         let now = self.clock.now();
         self.table
             .with(table_key(canonical(client)), now, |tats| {
+                let mut over_failures = false;
                 if let Some(failures) = &self.failures {
-                    failures
-                        .peek(tats.failures, now)
-                        .map_err(|wait| (failures, wait))?;
+                    if let Err(wait) = failures.peek(tats.failures, now) {
+                        if !tolerate_failures {
+                            return Err((failures, wait));
+                        }
+                        over_failures = true;
+                    }
                 }
                 if let Some(requests) = &self.requests {
                     tats.requests = requests
                         .try_spend(tats.requests, now)
                         .map_err(|wait| (requests, wait))?;
                 }
-                Ok(())
+                Ok(over_failures)
             })
             // The rejection is built outside the shard lock.
             .map_err(|(budget, wait): (&Budget, u64)| budget.rejection(wait))

@@ -60,6 +60,13 @@ pub const DEFAULT_RATE_LIMIT: Quota = Quota::per_second(100).burst(200);
 /// guessing signatures or replaying stale deliveries.
 pub const DEFAULT_FAILURE_LIMIT: Quota = Quota::per_minute(20);
 
+/// Largest body a client over its failure budget may still have verified, when it is signed
+/// and declares its length: 256 KiB (Stripe's events are a few KiB). Whoever shares an address
+/// with a forger (behind a proxy not listed as trusted, a CDN, a NAT) cannot have Stripe's
+/// deliveries refused by the forger's failures, and a forger's hashing cost stays bounded by
+/// the request budget times this size.
+pub const SMALL_SIGNED_BODY: usize = 256 * 1024;
+
 /// Default bound on the number of clients tracked at once: 100,000 (about 10 MiB when full).
 pub const DEFAULT_MAX_TRACKED_CLIENTS: usize = 100_000;
 
@@ -109,10 +116,15 @@ pub(crate) struct ClientKey {
     bucket: Option<IpAddr>,
     /// Exempt clients are never charged.
     exempt: bool,
+    /// Stripe's published addresses are never charged failures (a forger cannot send from them).
+    stripe: bool,
+    /// Over its failure budget: admitted only for a small signed body.
+    pub(crate) over_failure_budget: bool,
 }
 
 impl ClientKey {
-    fn limiter_key(&self) -> IpAddr {
+    /// The address the client is counted under (the unknown-client bucket without a peer).
+    pub(crate) fn limiter_key(&self) -> IpAddr {
         self.bucket.unwrap_or(UNKNOWN_CLIENT)
     }
 }
@@ -126,6 +138,8 @@ pub(crate) struct Admission {
     /// `None` when both budgets are off.
     limiter: Option<ClientRateLimiter>,
     warned_unknown_peer: AtomicBool,
+    warned_untrusted_forwarding: AtomicBool,
+    stripe_ips: CidrSet,
 }
 
 impl Admission {
@@ -157,6 +171,8 @@ impl Admission {
             },
             limiter,
             warned_unknown_peer: AtomicBool::new(false),
+            warned_untrusted_forwarding: AtomicBool::new(false),
+            stripe_ips: CidrSet::new(STRIPE_WEBHOOK_IPS.iter().map(Cidr::from)),
         }
     }
 
@@ -166,23 +182,60 @@ impl Admission {
             .resolve(head.peer, &head.forwarded_for, &head.forwarded);
         if client.is_none() {
             self.warn_unknown_peer_once();
+        } else if !(head.forwarded_for.is_empty() && head.forwarded.is_empty())
+            && head
+                .peer
+                .is_some_and(|peer| !self.resolver.trusted.contains(client_ip::canonical(peer)))
+        {
+            self.warn_untrusted_forwarding_once(client);
         }
         if !self.access.allows(client) {
             return Err(Rejection::IpNotAllowed);
         }
-        let key = ClientKey {
+        let mut key = ClientKey {
             bucket: client.map(|ip| bucket(ip, self.ipv6_prefix)),
             exempt: self.access.is_exempt(client),
+            stripe: client.is_some_and(|ip| self.stripe_ips.contains(ip)),
+            over_failure_budget: false,
         };
+        // A signed body of a declared small size is verified even for a client over its
+        // failure budget: the failures may be someone else's behind the same address.
+        let small_signed = matches!(head.signature, crate::engine::SignatureValue::One(_))
+            && crate::body::declared_length(head.content_length.as_deref())
+                .is_some_and(|len| len <= SMALL_SIGNED_BODY as u64);
         if let (Some(limiter), false) = (&self.limiter, key.exempt) {
-            limiter.check(key.limiter_key())?;
+            key.over_failure_budget =
+                limiter.check_tolerating_failures(key.limiter_key(), small_signed)?;
         }
         Ok(key)
     }
 
+    /// Charges a failure: a signature that was hashed and did not match (or was out of its
+    /// time window), or a body that did not arrive in time. Requests refused before any
+    /// hashing (no or malformed `Stripe-Signature`) are never charged: they cost nothing, and
+    /// charging them would let anyone sharing the address exhaust Stripe's budget.
     pub(crate) fn record_failure(&self, key: &ClientKey) {
-        if let (Some(limiter), false) = (&self.limiter, key.exempt) {
+        if let (Some(limiter), false, false) = (&self.limiter, key.exempt, key.stripe) {
             limiter.record_failure(key.limiter_key());
+        }
+    }
+
+    /// Forwarded headers from a peer that is not a trusted proxy are ignored (anyone can write
+    /// them). If the peer is in fact your proxy, every client behind it shares one budget:
+    /// say so, once.
+    fn warn_untrusted_forwarding_once(&self, peer: Option<IpAddr>) {
+        if !self.warned_untrusted_forwarding.load(Ordering::Relaxed)
+            && !self
+                .warned_untrusted_forwarding
+                .swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                ip = peer.map(tracing::field::display),
+                "Stripe webhook request with X-Forwarded-For/Forwarded from a peer that is not a \
+                 trusted proxy: the header is ignored and the peer is the client. If this is your \
+                 proxy or load balancer, list it in trusted_proxies (STRIPE_PULSORA_TRUSTED_PROXIES) \
+                 so its clients get their own budgets. (Logged once.)"
+            );
         }
     }
 
