@@ -42,7 +42,7 @@ ENVIRONMENT (serve):
     BIND                            listen address                              127.0.0.1:3000
     PULSORA_API_TOKEN               Pulsora secret token (sec_…)                unset = dry run
     PULSORA_ENDPOINT                Pulsora ingest URL                          Pulsora's
-    STRIPE_PULSORA_REPLAY_STORE     memory | sqlite:<path> | redis://…          memory
+    STRIPE_PULSORA_REPLAY_STORE     memory | sqlite:<path> | redis://…          sqlite:$STATE_DIRECTORY/ or ./stripe-pulsora.sqlite3
     STRIPE_PULSORA_RATE_LIMIT       off | <per_second>/<burst> per client       library default
     STRIPE_PULSORA_FAILURE_LIMIT    off | failed verifications per minute        library default
     STRIPE_PULSORA_TRUSTED_PROXIES  CIDRs whose X-Forwarded-For is believed     none
@@ -109,7 +109,7 @@ fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
 
 async fn serve() -> ExitCode {
     let config = match EnvConfig::from_env() {
-        Ok(config) => config,
+        Ok(config) => config.durable_by_default(),
         Err(error) => {
             eprintln!("configuration error: {error}");
             return ExitCode::from(2);

@@ -44,6 +44,8 @@ async fn start(port: u16, pulsora_url: &str, extra: &[(&str, &str)]) -> Server {
         .env("PULSORA_API_TOKEN", "sec_binary_test")
         .env("PULSORA_ENDPOINT", pulsora_url)
         .env("RUST_LOG", "warn")
+        // The SQLite default lands here, one directory per test (kept by the OS temp dir).
+        .env("STATE_DIRECTORY", tempfile::tempdir().unwrap().keep())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (k, v) in extra {

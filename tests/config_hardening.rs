@@ -125,6 +125,8 @@ fn clear_text_endpoints_long_tolerances_are_refused() {
 fn binary() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
     command.env_clear();
+    // `serve` keeps state in SQLite by default: one directory per process.
+    command.env("STATE_DIRECTORY", tempfile::tempdir().unwrap().keep());
     command
 }
 

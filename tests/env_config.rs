@@ -215,3 +215,36 @@ fn shutdown_deadline() {
     );
     refused("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "soon");
 }
+
+#[test]
+fn state_is_durable_by_default() {
+    // A live token without a chosen store: the embedded SQLite file.
+    let live = with(&[
+        ("PULSORA_API_TOKEN", "sec_x"),
+        ("STATE_DIRECTORY", "/var/lib/sp"),
+    ])
+    .unwrap();
+    let dry = with(&[]).unwrap();
+    let chosen = with(&[
+        ("PULSORA_API_TOKEN", "sec_x"),
+        ("STRIPE_PULSORA_REPLAY_STORE", "memory"),
+    ])
+    .unwrap();
+    if cfg!(feature = "sqlite") {
+        assert_eq!(
+            live.store,
+            StoreSetting::Sqlite("/var/lib/sp/stripe-pulsora.sqlite3".into())
+        );
+        // A dry run stays in memory, except under `serve`.
+        assert_eq!(dry.store, StoreSetting::Memory);
+        assert_eq!(
+            dry.durable_by_default().store,
+            StoreSetting::Sqlite("./stripe-pulsora.sqlite3".into())
+        );
+    }
+    // Memory only when chosen, even for `serve`.
+    assert_eq!(
+        chosen.clone().durable_by_default().store,
+        StoreSetting::Memory
+    );
+}

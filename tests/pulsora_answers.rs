@@ -70,6 +70,11 @@ async fn start_bridge(vars: &[(&str, &str)]) -> String {
             "PULSORA_API_TOKEN".to_owned(),
             "sec_pulsora_answers".to_owned(),
         ),
+        // A token makes the SQLite file the default store: one directory per bridge.
+        (
+            "STATE_DIRECTORY".to_owned(),
+            tempfile::tempdir().unwrap().keep().display().to_string(),
+        ),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = EnvConfig::from_vars(all).unwrap();

@@ -108,7 +108,11 @@ impl Bridge {
         #[allow(unused_mut)]
         let mut sync = revenue_sync(config).map_err(|e| format!("Pulsora client: {e}"))?;
         match &config.store {
-            StoreSetting::Memory => {}
+            StoreSetting::Memory => tracing::warn!(
+                "STRIPE_PULSORA_REPLAY_STORE=memory: MRR ledgers and delivered event ids are lost on \
+                 restart (MRR is then reported again); unset it for the SQLite default, or use \
+                 sqlite:<path> / redis://…"
+            ),
             #[cfg(feature = "sqlite")]
             StoreSetting::Sqlite(path) => {
                 let replay = stripe_webhook::SqliteStore::open(path)

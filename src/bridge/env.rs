@@ -72,8 +72,13 @@ pub struct EnvConfig {
     pub pulsora_token: Option<String>,
     /// `PULSORA_ENDPOINT`: unset means Pulsora's URL.
     pub pulsora_endpoint: Option<String>,
-    /// `STRIPE_PULSORA_REPLAY_STORE`, default `memory`.
+    /// `STRIPE_PULSORA_REPLAY_STORE`. Unset: the SQLite file [`default_state_file`] when a
+    /// Pulsora token is set and the build has `sqlite`, else `memory` (see
+    /// [`EnvConfig::durable_by_default`] for `serve`).
     pub store: StoreSetting,
+    /// The SQLite file to use when `STRIPE_PULSORA_REPLAY_STORE` is unset (`None` when it is
+    /// set, or without the `sqlite` feature).
+    pub default_store_file: Option<String>,
     /// `STRIPE_PULSORA_RATE_LIMIT`: `off` or `<per_second>/<burst>`.
     pub rate_limit: LimitSetting<RateSetting>,
     /// `STRIPE_PULSORA_FAILURE_LIMIT`: `off` or failed verifications per minute.
@@ -265,8 +270,16 @@ impl EnvConfig {
             }
             other => other.map(str::to_owned),
         };
+        // Durable by default: MRR ledgers and delivered ids must survive a restart.
+        let default_store_file = (cfg!(feature = "sqlite")
+            && get("STRIPE_PULSORA_REPLAY_STORE").is_none())
+        .then(|| default_state_file(get("STATE_DIRECTORY")));
         let store = match get("STRIPE_PULSORA_REPLAY_STORE") {
-            None | Some("memory") => StoreSetting::Memory,
+            None => match (&default_store_file, &pulsora_token) {
+                (Some(file), Some(_)) => StoreSetting::Sqlite(file.clone()),
+                _ => StoreSetting::Memory,
+            },
+            Some("memory") => StoreSetting::Memory,
             Some(v) if v.starts_with("sqlite:") && v.len() > "sqlite:".len() => {
                 StoreSetting::Sqlite(v["sqlite:".len()..].to_owned())
             }
@@ -449,6 +462,7 @@ impl EnvConfig {
             pulsora_token,
             pulsora_endpoint,
             store,
+            default_store_file,
             rate_limit,
             failure_limit,
             trusted_proxies,
@@ -458,6 +472,38 @@ impl EnvConfig {
             stripe_api_base,
             log_format,
         })
+    }
+}
+
+/// The embedded SQLite file used when no store is chosen: `$STATE_DIRECTORY/stripe-pulsora.sqlite3`
+/// when systemd's `StateDirectory=` sets `STATE_DIRECTORY` (the first of a colon-separated
+/// list), else `./stripe-pulsora.sqlite3`.
+///
+/// ```
+/// use stripe_pulsora::bridge::default_state_file;
+/// assert_eq!(default_state_file(None), "./stripe-pulsora.sqlite3");
+/// assert_eq!(default_state_file(Some("/var/lib/stripe-pulsora")), "/var/lib/stripe-pulsora/stripe-pulsora.sqlite3");
+/// ```
+pub fn default_state_file(state_directory: Option<&str>) -> String {
+    match state_directory
+        .and_then(|d| d.split(':').next())
+        .filter(|d| !d.is_empty())
+    {
+        Some(dir) => format!("{}/stripe-pulsora.sqlite3", dir.trim_end_matches('/')),
+        None => "./stripe-pulsora.sqlite3".to_owned(),
+    }
+}
+
+impl EnvConfig {
+    /// `serve`'s rule: with no store chosen, state goes to [`default_state_file`] even in a dry
+    /// run (a restart must not re-report MRR). A no-op when a store was chosen or the build has
+    /// no `sqlite`.
+    #[must_use]
+    pub fn durable_by_default(mut self) -> Self {
+        if let Some(file) = &self.default_store_file {
+            self.store = StoreSetting::Sqlite(file.clone());
+        }
+        self
     }
 }
 

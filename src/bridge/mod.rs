@@ -21,5 +21,7 @@ pub mod trigger;
 pub use build::{
     example_setup, init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET,
 };
-pub use env::{ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
+pub use env::{
+    default_state_file, ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting,
+};
 pub use env_check::{unknown_variables, warn_unknown_variables, KNOWN_VARIABLES};

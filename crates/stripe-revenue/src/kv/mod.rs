@@ -17,9 +17,11 @@ use crate::state::{Context, StateUpdate};
 use crate::store::StateError;
 use std::time::Duration;
 
-/// How long a ledger or a learned attribution is kept after its last write: a year and a month,
-/// so a yearly subscription's renewal refreshes it in time.
-pub const STATE_TTL: Duration = Duration::from_secs(400 * 24 * 60 * 60);
+/// How long a ledger or a learned attribution is kept after its last write: three years and
+/// five weeks, longer than Stripe's longest billing interval (3 years), so even a triennial
+/// subscription's renewal refreshes its ledger in time. A deleted subscription's ledger just
+/// ages out.
+pub const STATE_TTL: Duration = Duration::from_secs((3 * 365 + 35) * 24 * 60 * 60);
 
 /// How long a delivered transaction id is remembered: 35 days (Stripe resends manually for up to
 /// 30 days after an event).
