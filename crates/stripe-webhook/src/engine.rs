@@ -5,6 +5,7 @@
 use crate::body::{check_content_length, declared_length, read_limited};
 use crate::body_budget::BodyBudget;
 use crate::config::WebhookConfig;
+use crate::drain::{drain, DRAIN_BYTES, DRAIN_TIME};
 use crate::event::VerifiedStripeEvent;
 use crate::ratelimit::Admission;
 use crate::rejection::Rejection;
@@ -183,14 +184,20 @@ impl Engine {
         } else {
             self.config.body_limit
         };
-        check_content_length(head.content_length.as_deref(), limit)?;
+        // A refused body is read and discarded (bounded) so the `413` reaches a client that is
+        // still sending, instead of a connection reset (see `drain`).
+        let mut body = std::pin::pin!(body);
+        if let Err(rejection) = check_content_length(head.content_length.as_deref(), limit) {
+            drain(body.as_mut(), DRAIN_BYTES, DRAIN_TIME).await;
+            return Err(rejection);
+        }
         // Reserved before a byte is read, released when this request ends.
         let mut reservation = self.bodies.reservation(client.limiter_key());
         let prepaid = declared_length(head.content_length.as_deref())
             .map_or(0, |len| usize::try_from(len).unwrap_or(usize::MAX));
         reservation.grow(prepaid)?;
         let raw = match read_limited(
-            body,
+            body.as_mut(),
             limit,
             self.config.read_timeout,
             &mut reservation,
@@ -204,6 +211,11 @@ impl Engine {
                 // failed signature.
                 if matches!(rejection, Rejection::BodyTimeout { .. }) {
                     self.admission.record_failure(&client);
+                }
+                if matches!(rejection, Rejection::PayloadTooLarge { .. }) {
+                    // A chunked body cut at the limit: let the answer through too.
+                    drop(reservation);
+                    drain(body.as_mut(), DRAIN_BYTES, DRAIN_TIME).await;
                 }
                 return Err(rejection);
             }

@@ -149,6 +149,7 @@
 mod body;
 mod body_budget;
 mod config;
+mod drain;
 mod engine;
 mod event;
 mod ratelimit;
