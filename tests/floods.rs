@@ -36,6 +36,8 @@ fn event(n: usize) -> String {
 struct Process {
     child: Child,
     addr: SocketAddr,
+    /// Log lines after the "listening on" one.
+    log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Process {
@@ -49,10 +51,19 @@ impl Process {
     /// Starts `program` through `sh -c 'ulimit -n 1024; exec …'` (the usual soft limit of a
     /// service, which this machine raises) and waits for its "listening on" line.
     fn start(program: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_files(1024, program, args, env)
+    }
+
+    fn start_with_files(
+        files: u32,
+        program: &std::path::Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut command = Command::new("sh");
         command
             .arg("-c")
-            .arg("ulimit -n 1024 && exec \"$0\" \"$@\"")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
             .arg(program)
             .args(args)
             .env_clear()
@@ -65,9 +76,11 @@ impl Process {
             command.env(k, v);
         }
         // Owned by `Process` at once, so a failed start still kills the child.
+        let (_, log) = std::sync::mpsc::channel();
         let mut process = Self {
             child: command.spawn().expect("start server"),
             addr: SocketAddr::from((STRIPE, 0)),
+            log,
         };
         let stdout = process.child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
@@ -89,6 +102,7 @@ impl Process {
                     .and_then(|p| p.parse().ok())
                     .expect("port");
                 process.addr = SocketAddr::from((STRIPE, port));
+                process.log = rx;
                 return process;
             }
         }
@@ -216,6 +230,54 @@ async fn idle_connection_flood_leaves_deliveries_answered() {
     eprintln!("idle flood (1,100 connections from 127.0.0.2, ulimit -n 1024): {ok}/40 deliveries answered 200, p50 {p50:?}, p99 {p99:?}");
     assert_eq!(ok, 40, "deliveries refused or timed out during the flood");
     assert!(p99 < Duration::from_secs(2), "p99 {p99:?}");
+}
+
+/// §1: out of file descriptors (a server limited to 64, a connection cap above that), accept
+/// errors are backed off and logged once per burst (they were logged 20 times a second), and
+/// the server serves again once the flood ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_errors_are_logged_once_per_burst() {
+    let server = Process::start_with_files(
+        64,
+        &binary(),
+        &["serve"],
+        &[
+            ("STRIPE_PULSORA_MAX_CONNECTIONS", "1000"),
+            ("STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT", "off"),
+            ("STRIPE_PULSORA_HEADER_TIMEOUT", "2"),
+        ],
+    );
+    let mut held = Vec::new();
+    for _ in 0..200 {
+        if let Ok(stream) = connect_from(ATTACKER, server.addr).await {
+            held.push(stream);
+        }
+    }
+    // Two seconds of exhaustion: the old loop logged ~40 lines in that time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    drop(held);
+    // The header timeout frees the descriptors; the server answers again.
+    let stripe = client_from(STRIPE);
+    let mut status = 0;
+    for n in 0..20 {
+        status = deliver(&stripe, server.addr, n).await.0;
+        if status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let log: Vec<String> = server.log.try_iter().collect();
+    let lines = log.iter().filter(|l| l.contains("accept failed")).count();
+    // Each burst: one line when it starts, one with its count when it ends.
+    let errors: u64 = log
+        .iter()
+        .filter_map(|l| l.split("failed=").nth(1))
+        .filter_map(|n| n.trim().parse::<u64>().ok())
+        .sum();
+    eprintln!("descriptor exhaustion: {errors} failed accepts logged in {lines} line(s) (one per burst); delivery afterwards: {status}");
+    assert!((1..=5).contains(&lines), "{log:#?}");
+    assert!(errors > lines as u64, "{log:#?}");
+    assert_eq!(status, 200);
 }
 
 /// §1: a silent connection, a half-sent header and an idle keep-alive connection are all

@@ -47,14 +47,18 @@
 //! | budget | default | checked | charged |
 //! |---|---|---|---|
 //! | all requests ([`rate_limit`](crate::StripeWebhookLayer::rate_limit)) | 100/s, burst 200 | before the body is read | on every admitted request |
-//! | failed verifications ([`failure_limit`](crate::StripeWebhookLayer::failure_limit)) | 20/min, burst 20 | before the body is read (refused if used up) | after a signature, timestamp or header error |
+//! | failed verifications ([`failure_limit`](crate::StripeWebhookLayer::failure_limit)) | 20/min, burst 20 | before the body is read (refused if used up, except a signed body of declared length ≤ [`SMALL_SIGNED_BODY`](crate::SMALL_SIGNED_BODY)) | after a signature that was hashed and did not match or was out of its time window, or a body that did not arrive in time; never for a request without `Stripe-Signature` or with an unparsable one (no hashing happened), never for [`STRIPE_WEBHOOK_IPS`](crate::STRIPE_WEBHOOK_IPS) |
 //!
 //! The request budget is generous because Stripe sends every event from about a dozen
 //! addresses ([`STRIPE_WEBHOOK_IPS`](crate::STRIPE_WEBHOOK_IPS)): a bulk operation or a
 //! backlog being retried must not be throttled. The failure budget is strict because Stripe
 //! never fails verification once your secret is right: a client that keeps sending bad
 //! signatures is guessing, or replaying stale deliveries, and is cut off early, before its
-//! body is read, until its budget refills. Either budget can be switched off
+//! body is read, until its budget refills. One exception keeps Stripe safe from whoever
+//! shares its address (a proxy you did not list as trusted, a CDN, a NAT): a signed body of a
+//! declared length up to 256 KiB is still verified, so the forger's failures cannot make
+//! Stripe's delivery fail, while the forger's hashing stays bounded by the request budget
+//! times 256 KiB. Either budget can be switched off
 //! ([`no_rate_limit`](crate::StripeWebhookLayer::no_rate_limit),
 //! [`no_failure_limit`](crate::StripeWebhookLayer::no_failure_limit)); clients in
 //! [`exempt`](crate::StripeWebhookLayer::exempt) skip both.
