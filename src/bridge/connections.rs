@@ -21,7 +21,10 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-/// The accept loop's limits; see the [module docs](self).
+/// The accept loop's limits: a header timeout that also closes idle keep-alive connections,
+/// caps on open connections in total and per peer address (a connection over a cap is accepted
+/// and closed at once), and accept errors backed off from 5 ms to 1 s and logged once per
+/// burst. Defaults: 10 s, 512, 64.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionLimits {
     /// Time allowed for a request's headers, and for an idle keep-alive connection.
