@@ -68,6 +68,9 @@ impl Process {
             .args(args)
             .env_clear()
             .env("STRIPE_WEBHOOK_SECRET", SECRET)
+            // These tests are about connections and memory, not durability (and must not leave
+            // an SQLite file in the working directory).
+            .env("STRIPE_PULSORA_REPLAY_STORE", "memory")
             .env("BIND", "127.0.0.1:0")
             .env("RUST_LOG", "warn,stripe_pulsora=info,axum=info,actix=info")
             .stdout(Stdio::piped())
