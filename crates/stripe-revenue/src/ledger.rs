@@ -217,3 +217,56 @@ impl SubscriptionLedger {
         format!("{subscription}_{event}_m{}", self.movements)
     }
 }
+
+/// Currency conversion of MRR keeps Σ `mrr_impact` = 0 after churn: each subscription's ledger
+/// is also kept in the reported currency, at one rate fixed the first time its MRR is
+/// converted (`convert(1,000,000) ÷ 1,000,000`). Each movement reports
+/// `round(Σ mrr_impact so far × rate) − what was reported in that currency`, so a churn brings
+/// the converted sum back to exactly 0, whatever the day's rates did meanwhile.
+pub(crate) fn convert_mrr(
+    drafts: &mut [crate::draft::Draft],
+    updates: &mut [crate::state::StateUpdate],
+    converter: &dyn crate::CurrencyConverter,
+) {
+    for draft in drafts.iter_mut() {
+        let (Some(subscription), Some(delta)) = (&draft.subscription_id, draft.mrr_impact) else {
+            continue;
+        };
+        let ledger = updates.iter_mut().find_map(|u| match u {
+            crate::state::StateUpdate::Subscription(id, ledger) if id == subscription => {
+                Some(ledger)
+            }
+            _ => None,
+        });
+        let Some(ledger) = ledger else { continue };
+        // What Pulsora summed so far for this subscription, in its own currency.
+        let after = ledger.reported_mrr;
+        let converted = match ledger.converted.clone() {
+            Some(c) => c,
+            None => {
+                let million = Decimal::from(1_000_000);
+                let Some((unit, currency)) = converter.convert(million, &draft.currency) else {
+                    continue;
+                };
+                let rate = unit / million;
+                let total = with_scale(
+                    ((after - delta) * rate).round_dp(crate::currency::exponent(&currency)),
+                    &currency,
+                );
+                crate::state::ConvertedLedger {
+                    currency,
+                    rate,
+                    total,
+                }
+            }
+        };
+        let scale = crate::currency::exponent(&converted.currency);
+        let total = with_scale(
+            (after * converted.rate).round_dp(scale),
+            &converted.currency,
+        );
+        let impact = total - converted.total;
+        draft.metadata["mrr_impact_converted"] = serde_json::json!(impact.to_string());
+        ledger.converted = Some(crate::state::ConvertedLedger { total, ..converted });
+    }
+}

@@ -78,7 +78,7 @@ pub struct ConvertedLedger {
     pub currency: String,
     /// Converted units per unit of the subscription's currency, fixed at the first conversion.
     pub rate: Decimal,
-    /// `round((baseline + reported_mrr) × rate)` as last reported.
+    /// `round(reported_mrr × rate)` as last reported: Σ converted `mrr_impact`.
     pub total: Decimal,
 }
 

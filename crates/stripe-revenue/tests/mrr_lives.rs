@@ -613,3 +613,69 @@ proptest! {
         check_life(ApiShape::Legacy, &start, &ops, cut, &keys, &twice)?;
     }
 }
+
+/// A converter whose rate moves on every call, like a daily rate over a subscription's life.
+struct DriftingRate(std::sync::atomic::AtomicU32);
+
+impl stripe_revenue::CurrencyConverter for DriftingRate {
+    fn convert(&self, amount: Decimal, currency: &str) -> Option<(Decimal, String)> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let rate = Decimal::new(90 + i64::from(n % 17), 2); // 0.90 … 1.06
+        (currency == "USD").then(|| ((amount * rate).round_dp(2), "EUR".to_owned()))
+    }
+}
+
+#[test]
+fn converted_mrr_returns_to_zero_after_churn_in_any_order() {
+    let start = Start {
+        trial: true,
+        setup_fee: true,
+        unit: 1999,
+        interval: 0,
+        quantity: 3,
+        package: None,
+        tax: Some(19),
+    };
+    let ops = [
+        Op::Convert,
+        Op::Quantity(7),
+        Op::Coupon {
+            percent: 30,
+            forever: true,
+        },
+        Op::Renew,
+        Op::Price(4999, 1),
+        Op::PastDue,
+        Op::LatePay,
+        Op::CancelNow,
+    ];
+    for shape in [ApiShape::Basil, ApiShape::Legacy] {
+        let mut sim = Sim::start(shape, &start);
+        for op in &ops {
+            sim.apply(op);
+        }
+        let events: Vec<&Value> = sim.events.iter().map(|e| &e.json).collect();
+        for rotation in 0..events.len() {
+            let mut order = events.clone();
+            order.rotate_left(rotation);
+            let policy = Policy::default().currency_converter(DriftingRate(Default::default()));
+            let mut state = MemoryState::default();
+            let mut total = Decimal::ZERO;
+            for event in &order {
+                let event = verified(event);
+                let context = state.context(&subjects(&event).unwrap());
+                let mapping = map_event(&event, &context, &policy).unwrap();
+                for draft in mapping.events {
+                    if state.mark_sent(&draft.transaction_id) {
+                        if let Some(mrr) = draft.mrr_impact {
+                            assert_eq!(draft.currency.as_deref(), Some("EUR"));
+                            total += mrr;
+                        }
+                    }
+                }
+                state.apply(&mapping.updates);
+            }
+            assert_eq!(total, Decimal::ZERO, "{shape:?} rotation {rotation}");
+        }
+    }
+}

@@ -291,6 +291,10 @@ pub fn map_event(
         }
         Object::Other => Mapped::default(),
     };
+    let mut mapped = mapped;
+    if let Some(converter) = &policy.converter {
+        crate::ledger::convert_mrr(&mut mapped.drafts, &mut mapped.updates, converter.as_ref());
+    }
     updates.extend(mapped.updates);
     let processor = policy.payment_processor.as_str();
     Ok(Mapping {
@@ -315,11 +319,25 @@ fn convert_currency(mut draft: Draft, policy: &Policy) -> Draft {
     };
     draft.metadata["original_amount"] = json!(draft.amount.to_string());
     draft.metadata["original_currency"] = json!(draft.currency);
-    if let Some(mrr) = draft.mrr_impact {
-        draft.mrr_impact = converter
-            .convert(mrr, &draft.currency)
-            .map(|(converted, _)| converted)
-            .or(Some(mrr));
+    // A subscription's MRR change was converted by its ledger (one rate per subscription).
+    match draft.metadata.get("mrr_impact_converted").cloned() {
+        Some(converted) => {
+            draft.mrr_impact = converted
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .or(draft.mrr_impact);
+            if let Some(map) = draft.metadata.as_object_mut() {
+                map.remove("mrr_impact_converted");
+            }
+        }
+        None => {
+            if let Some(mrr) = draft.mrr_impact {
+                draft.mrr_impact = converter
+                    .convert(mrr, &draft.currency)
+                    .map(|(converted, _)| converted)
+                    .or(Some(mrr));
+            }
+        }
     }
     draft.amount = amount;
     draft.currency = currency;
