@@ -93,6 +93,8 @@ fn start_actix(pulsora_url: &str) -> String {
 }
 
 /// The transaction ids each scenario must produce, written out from the scenario's story.
+/// MRR movements are keyed `<sub>_<event>_m<k>`: the subscription's k-th reported movement (the
+/// first paid invoice is movement 1).
 fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for (name, t0) in t0s {
@@ -107,13 +109,13 @@ fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
                 format!("in_demo_{n}_1"),
                 format!("in_demo_{n}_2"),
                 format!("in_demo_{n}_3"),
-                format!("sub_demo_{n}_evt_demo_{n}_7"),
-                format!("sub_demo_{n}_evt_demo_{n}_8"),
-                format!("sub_demo_{n}_evt_demo_{n}_9"),
+                format!("sub_demo_{n}_evt_demo_{n}_7_m2"),
+                format!("sub_demo_{n}_evt_demo_{n}_8_m3"),
+                format!("sub_demo_{n}_evt_demo_{n}_9_m4"),
             ],
             "trial_conversion" => vec![
                 format!("in_demo_{n}_2"),
-                format!("sub_demo_{n}_evt_demo_{n}_6"),
+                format!("sub_demo_{n}_evt_demo_{n}_6_m2"),
             ],
             "jpy_kwd" => vec![format!("pi_demo_{n}"), format!("pi_demo_{}", n + 1)],
             other => panic!("no expectation for {other}"),
