@@ -102,7 +102,13 @@ fn replay_store() {
             .store,
         StoreSetting::Redis("redis://127.0.0.1:6379/".into())
     );
-    refused("STRIPE_PULSORA_REPLAY_STORE", "postgres://x");
+    for url in ["postgres://app@db/payments", "postgresql://app@db/payments"] {
+        assert_eq!(
+            with(&[("STRIPE_PULSORA_REPLAY_STORE", url)]).unwrap().store,
+            StoreSetting::Postgres(url.into())
+        );
+    }
+    refused("STRIPE_PULSORA_REPLAY_STORE", "mysql://x");
     refused("STRIPE_PULSORA_REPLAY_STORE", "sqlite:");
 }
 

@@ -100,8 +100,8 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    /// Builds everything `config` describes, opening the stores it names: the replay store and
-    /// the mapping's state store share the same SQLite file or Redis.
+    /// Builds everything `config` describes, opening the store it names: the replay ids and
+    /// the mapping's state share one backend (an SQLite file, a Redis, a PostgreSQL database).
     pub async fn from_config(config: &EnvConfig) -> Result<Self, String> {
         #[allow(unused_mut)]
         let mut layer = webhook_layer(config);
@@ -111,34 +111,38 @@ impl Bridge {
             StoreSetting::Memory => tracing::warn!(
                 "STRIPE_PULSORA_REPLAY_STORE=memory: MRR ledgers and delivered event ids are lost on \
                  restart (MRR is then reported again); unset it for the SQLite default, or use \
-                 sqlite:<path> / redis://…"
+                 sqlite:<path> / postgres://… / redis://…"
             ),
+            // One backend, opened once, under both schemas (replay ids and mapping state).
             #[cfg(feature = "sqlite")]
             StoreSetting::Sqlite(path) => {
-                let replay = stripe_webhook::SqliteStore::open(path)
+                let db = stripe_webhook::store::Sqlite::open(path)
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
-                let state = stripe_revenue::SqliteStateStore::open(path)
-                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
-                layer = layer.replay_store(replay);
-                sync = sync.state_store(state);
+                layer = layer.replay_store(stripe_webhook::BackendStore::over(db.clone()));
+                sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
             }
             #[cfg(feature = "redis")]
             StoreSetting::Redis(url) => {
                 // Never echo the URL: it may carry a password.
-                let replay = stripe_webhook::RedisStore::connect(url)
+                let redis = stripe_webhook::store::Redis::connect(url)
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
-                let state = stripe_revenue::RedisStateStore::connect(url)
+                layer = layer.replay_store(stripe_webhook::BackendStore::over(redis.clone()));
+                sync = sync.state_store(stripe_revenue::KvStateStore::over(redis));
+            }
+            #[cfg(feature = "postgres")]
+            StoreSetting::Postgres(url) => {
+                let db = stripe_webhook::store::Postgres::connect(url)
                     .await
-                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
-                layer = layer.replay_store(replay);
-                sync = sync.state_store(state);
+                    .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (postgres): {e}"))?;
+                layer = layer.replay_store(stripe_webhook::BackendStore::over(db.clone()));
+                sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
             }
             #[allow(unreachable_patterns)]
             _ => {
                 return Err(
                     "STRIPE_PULSORA_REPLAY_STORE names a store this build does not have; \
-                            rebuild with `--features sqlite` or `--features redis` (or `full`)"
+                            rebuild with `--features sqlite`, `redis` or `postgres` (or `full`)"
                         .to_owned(),
                 )
             }

@@ -30,6 +30,8 @@ pub enum StoreSetting {
     Sqlite(String),
     /// A Redis URL: many instances.
     Redis(String),
+    /// A PostgreSQL URL (`postgres://` or `postgresql://`): many instances.
+    Postgres(String),
 }
 
 /// `off`, or a budget.
@@ -286,11 +288,14 @@ impl EnvConfig {
             Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
                 StoreSetting::Redis(v.to_owned())
             }
+            Some(v) if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
+                StoreSetting::Postgres(v.to_owned())
+            }
             Some(v) => {
                 return Err(error(
                     "STRIPE_PULSORA_REPLAY_STORE",
                     v,
-                    "expected memory, sqlite:<path> or redis://…",
+                    "expected memory, sqlite:<path>, redis://… or postgres://…",
                     "sqlite:/var/lib/stripe-pulsora/replay.db",
                 ))
             }

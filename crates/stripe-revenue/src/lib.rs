@@ -59,6 +59,7 @@
 //! | `actix-web` | [`actix_revenue_handler`] |
 //! | `sqlite` | [`SqliteStateStore`] |
 //! | `redis` | [`RedisStateStore`] |
+//! | `postgres` | [`PostgresStateStore`] |
 //! | `stripe-api` | [`StripeApi`], the attribution lookup |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -73,7 +74,7 @@ mod draft;
 pub mod fixtures;
 mod handler;
 mod health;
-#[cfg(any(feature = "sqlite", feature = "redis"))]
+mod held;
 mod kv;
 mod ledger;
 mod map;
@@ -93,15 +94,19 @@ pub use handler::actix_revenue_handler;
 #[cfg(feature = "axum")]
 pub use handler::revenue_handler;
 pub use health::{NotReady, DEFAULT_INLINE_BUDGET};
+#[cfg(feature = "postgres")]
+pub use kv::PostgresStateStore;
 #[cfg(feature = "redis")]
 pub use kv::RedisStateStore;
 #[cfg(feature = "sqlite")]
 pub use kv::SqliteStateStore;
-#[cfg(any(feature = "sqlite", feature = "redis"))]
-pub use kv::{SENT_TTL, STATE_TTL};
+pub use kv::{
+    KvStateStore, MemoryStateStore, StateTtls, DEFAULT_MEMORY_SENT_IDS, DEFAULT_MEMORY_STATE_BYTES,
+    SEND_LEASE, SENT_TTL, STATE_TTL,
+};
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
-pub use store::{MemoryStateStore, StateError, StateStore, StoreFuture};
+pub use store::{ClaimOutcome, ClaimToken, StateError, StateStore, StoreFuture};
 #[cfg(feature = "stripe-api")]
 pub use stripe_api::{LookupError, StripeApi, FETCH_CACHE_TTL, STRIPE_API_BASE};
 pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};

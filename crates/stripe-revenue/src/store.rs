@@ -1,34 +1,56 @@
-//! Where the mapping's state lives between events: the trait, and the in-memory default.
+//! Where the mapping's state lives between events: the trait, and its one generic
+//! implementation over the shared store layer ([`KvStateStore`](crate::KvStateStore)).
 //!
 //! The state is small: an MRR ledger per subscription, a refund high-water mark per charge,
 //! learned attribution per customer and subscription, and the transaction ids already delivered
 //! to Pulsora (so a Stripe retry after a partial failure never sends money twice).
 
 use crate::map::Subjects;
-use crate::state::{Context, MemoryState, StateUpdate};
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::Mutex;
+use crate::state::{Context, StateUpdate};
+pub use stripe_pulsora_store::{ClaimOutcome, ClaimToken, StoreFuture};
 
-/// A boxed future, so [`StateStore`] stays object-safe.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StateError>> + Send + 'a>>;
+/// The state store failed: [`Unavailable`](StateError::Unavailable) is transient (the delivery
+/// is answered `503` and Stripe retries), [`Backend`](StateError::Backend) needs a look (also
+/// `503`, logged as an error). The same type as `stripe_webhook::StoreError`: one storage layer,
+/// one error.
+pub use stripe_pulsora_store::StoreError as StateError;
 
-/// The state store failed; the delivery is answered `503` so Stripe retries it later.
-#[derive(Debug, thiserror::Error)]
-#[error("revenue state store unavailable: {0}")]
-pub struct StateError(pub String);
-
-/// Persistence for the mapping's state. Implementations: [`MemoryStateStore`] (default) and
-/// `SqliteStateStore` (feature `sqlite`) and `RedisStateStore` (feature `redis`).
+/// Persistence for the mapping's state. Implemented once, by
+/// [`KvStateStore`](crate::KvStateStore), over every backend: [`MemoryStateStore`](crate::MemoryStateStore)
+/// (default), `SqliteStateStore` (feature `sqlite`), `RedisStateStore` (feature `redis`) and
+/// `PostgresStateStore` (feature `postgres`).
 pub trait StateStore: Send + Sync + 'static {
     /// The context for an event about `subjects`.
     fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context>;
-    /// Remembers a mapping's updates.
+
+    /// Remembers a mapping's updates (all or none).
     fn save<'a>(&'a self, updates: &'a [StateUpdate]) -> StoreFuture<'a, ()>;
-    /// Whether a transaction id was already delivered.
-    fn was_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, bool>;
-    /// Records a transaction id as delivered.
-    fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, ()>;
+
+    /// Claims a transaction id before it is sent to Pulsora, atomically across every delivery
+    /// (and every instance sharing the store): `Claimed` → send it, then
+    /// [`commit_sent`](Self::commit_sent) on Pulsora's 2xx or [`release_sent`](Self::release_sent)
+    /// on failure; `Processed` → already sent; `InFlight` → another delivery is sending it now.
+    /// The lease expires by itself if the sender dies.
+    fn claim_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, ClaimOutcome>;
+
+    /// Records a claimed transaction id as sent; `true` when `token` still held the lease.
+    fn commit_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Gives a claimed transaction id back (the send failed), so a retry may send it.
+    fn release_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, bool>;
+
     /// Whether the store answers (for readiness probes). In-memory stores always do.
     fn ping(&self) -> StoreFuture<'_, ()> {
         Box::pin(async { Ok(()) })
@@ -39,59 +61,14 @@ pub trait StateStore: Send + Sync + 'static {
     /// ledger at once. Returns a token for [`unlock`](Self::unlock). Stores used by one process
     /// need nothing ([`RevenueSync`](crate::RevenueSync) already serializes a subject inside the
     /// process): the default returns `None`.
-    fn lock<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<u128>> {
+    fn lock<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<ClaimToken>> {
         let _ = subject;
         Box::pin(async { Ok(None) })
     }
 
     /// Releases a lock taken by [`lock`](Self::lock) (only if `token` still holds it).
-    fn unlock<'a>(&'a self, subject: &'a str, token: u128) -> StoreFuture<'a, ()> {
+    fn unlock<'a>(&'a self, subject: &'a str, token: ClaimToken) -> StoreFuture<'a, ()> {
         let _ = (subject, token);
         Box::pin(async { Ok(()) })
-    }
-}
-
-/// State in process memory: one instance, lost on restart.
-#[derive(Debug, Default)]
-pub struct MemoryStateStore {
-    state: Mutex<MemoryState>,
-}
-
-impl MemoryStateStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut MemoryState) -> T) -> Result<T, StateError> {
-        // A poisoned lock means a panic mid-update elsewhere; the maps are still consistent
-        // (every update is a single insert), so keep serving.
-        let mut guard = self
-            .state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(f(&mut guard))
-    }
-}
-
-impl StateStore for MemoryStateStore {
-    fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context> {
-        Box::pin(async move { self.with(|s| s.context(subjects)) })
-    }
-
-    fn save<'a>(&'a self, updates: &'a [StateUpdate]) -> StoreFuture<'a, ()> {
-        Box::pin(async move { self.with(|s| s.apply(updates)) })
-    }
-
-    fn was_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, bool> {
-        Box::pin(async move { self.with(|s| s.was_sent(transaction_id)) })
-    }
-
-    fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.with(|s| {
-                s.mark_sent(transaction_id);
-            })
-        })
     }
 }

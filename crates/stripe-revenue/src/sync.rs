@@ -17,9 +17,11 @@
 //! Pulsora's part of one answer is bounded ([`RevenueSync::inline_budget`], default 9 s), so
 //! Stripe gets its answer well inside its own timeout.
 
+use crate::held::{Held, Kind};
+use crate::kv::MemoryStateStore;
 use crate::map::{map_event, subjects, MapError};
 use crate::policy::Policy;
-use crate::store::{MemoryStateStore, StateError, StateStore};
+use crate::store::{ClaimOutcome, ClaimToken, StateError, StateStore};
 use http::StatusCode;
 use std::fmt;
 use std::hash::{Hash, Hasher};
@@ -269,13 +271,17 @@ impl RevenueSync {
     pub async fn readiness(&self) -> Result<(), crate::NotReady> {
         use crate::health::PROBE_TRANSACTION_ID as PROBE;
         let store = &self.inner.store;
+        // A real write and read: a claim of the probe id, given back at once.
         let probe = async {
             store.ping().await?;
-            store.was_sent(PROBE).await?;
-            store.mark_sent(PROBE).await
+            let token = ClaimToken::new();
+            if store.claim_sent(PROBE, token).await? == ClaimOutcome::Claimed {
+                store.release_sent(PROBE, token).await?;
+            }
+            Ok::<_, StateError>(())
         };
-        if let Err(StateError(reason)) = probe.await {
-            return Err(crate::NotReady::StateStore(reason));
+        if let Err(error) = probe.await {
+            return Err(crate::NotReady::StateStore(error.to_string()));
         }
         match self.inner.health.fault() {
             Some(reason) => Err(crate::NotReady::PulsoraMisconfigured(reason)),
@@ -335,18 +341,20 @@ impl RevenueSync {
         let _turn = inner.stripes[stripe_of(&subjects)].lock().await;
         // Across processes (a shared Redis), the store serializes the subject too.
         let subject = subject_of(&subjects).map(str::to_owned);
-        let token = match &subject {
+        let lock = match &subject {
             Some(subject) => match inner.store.lock(subject).await {
-                Ok(token) => token,
-                Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
+                Ok(token) => {
+                    token.map(|token| Held::new(inner.store.clone(), Kind::Lock, subject, token))
+                }
+                Err(error) => return SyncOutcome::StoreUnavailable(error.to_string()),
             },
             None => None,
         };
         let outcome = self.run_locked(event, subjects).await;
-        if let (Some(subject), Some(token)) = (&subject, token) {
-            if let Err(StateError(reason)) = inner.store.unlock(subject, token).await {
+        if let Some(lock) = lock {
+            if let Err(error) = lock.release().await {
                 // The lock expires by itself; the outcome stands.
-                tracing::warn!(event_id = event.id(), "state lock not released: {reason}");
+                tracing::warn!(event_id = event.id(), %error, "state lock not released");
             }
         }
         outcome
@@ -362,7 +370,7 @@ impl RevenueSync {
         #[allow(unused_mut)]
         let mut context = match inner.store.load(&subjects).await {
             Ok(context) => context,
-            Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
+            Err(error) => return SyncOutcome::StoreUnavailable(error.to_string()),
         };
         // Fetch on notify: Stripe's current subscription decides MRR, whatever the order.
         #[cfg(feature = "stripe-api")]
@@ -410,14 +418,28 @@ impl RevenueSync {
         }
         let (mut sent, mut already_sent, mut refused) = (0, 0, None);
         for revenue_event in &mapping.events {
-            match inner.store.was_sent(&revenue_event.transaction_id).await {
-                Ok(true) => {
+            let transaction_id = revenue_event.transaction_id.as_str();
+            // Claimed before sending, atomically per transaction id across every delivery and
+            // instance: two events that map to one payment (ten events about one
+            // PaymentIntent) send it once.
+            let token = ClaimToken::new();
+            let claim = match inner.store.claim_sent(transaction_id, token).await {
+                Ok(ClaimOutcome::Claimed) => {
+                    Held::new(inner.store.clone(), Kind::Sent, transaction_id, token)
+                }
+                Ok(ClaimOutcome::Processed) => {
                     already_sent += 1;
                     continue;
                 }
-                Ok(false) => {}
-                Err(StateError(reason)) => return SyncOutcome::StoreUnavailable(reason),
-            }
+                Ok(ClaimOutcome::InFlight { .. }) => {
+                    // Another delivery is sending it now; Stripe's retry will find it sent (or
+                    // released, and send it).
+                    return SyncOutcome::Transient(format!(
+                        "transaction {transaction_id} is being sent by another delivery"
+                    ));
+                }
+                Err(error) => return SyncOutcome::StoreUnavailable(error.to_string()),
+            };
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             match inner.client.track_within(revenue_event, left).await {
                 Ok(_) => {
@@ -427,6 +449,7 @@ impl RevenueSync {
                     }
                 }
                 Err(error) if error.is_misconfiguration() => {
+                    release(claim, event).await;
                     let reason = error.to_string();
                     if inner.health.set_fault(&reason) {
                         tracing::error!(
@@ -441,7 +464,8 @@ impl RevenueSync {
                     return SyncOutcome::Misconfigured(reason);
                 }
                 Err(error) if !error.is_permanent() => {
-                    return SyncOutcome::Transient(error.to_string())
+                    release(claim, event).await;
+                    return SyncOutcome::Transient(error.to_string());
                 }
                 Err(error) => {
                     let reason = error.to_string();
@@ -451,16 +475,14 @@ impl RevenueSync {
                     refused = Some(reason);
                 }
             }
-            // Refused events are marked too: a retry of this Stripe event must not dead-letter
-            // them again.
-            if let Err(StateError(reason)) =
-                inner.store.mark_sent(&revenue_event.transaction_id).await
-            {
-                return SyncOutcome::StoreUnavailable(reason);
+            // Refused events are committed too: a retry of this Stripe event must not
+            // dead-letter them again.
+            if let Err(error) = claim.commit().await {
+                return SyncOutcome::StoreUnavailable(error.to_string());
             }
         }
-        if let Err(StateError(reason)) = inner.store.save(&mapping.updates).await {
-            return SyncOutcome::StoreUnavailable(reason);
+        if let Err(error) = inner.store.save(&mapping.updates).await {
+            return SyncOutcome::StoreUnavailable(error.to_string());
         }
         match refused {
             Some(reason) => SyncOutcome::Permanent(reason),
@@ -474,6 +496,14 @@ impl RevenueSync {
             .dead_letter
             .dead_letter(event.id(), None, &reason);
         SyncOutcome::Permanent(reason)
+    }
+}
+
+/// Gives a send claim back after a failed attempt, so Stripe's retry may send it. If even that
+/// fails, its lease expires by itself ([`StateTtls::send_lease`](crate::StateTtls)).
+async fn release(claim: Held, event: &VerifiedStripeEvent) {
+    if let Err(error) = claim.release().await {
+        tracing::warn!(event_id = event.id(), %error, "send claim not released");
     }
 }
 

@@ -142,6 +142,10 @@
 //! | `actix-web` | `StripeWebhook` (the actix-web middleware), `VerifiedStripeEvent: FromRequest`, `ResponseError` for rejections |
 //! | `sqlite` | `SqliteStore`: processed ids in an embedded SQLite file (one process, survives restarts) |
 //! | `redis` | `RedisStore`: claims shared by many instances through one Redis (`SET NX PX`) |
+//! | `postgres` | `PostgresStore`: claims shared by many instances through one PostgreSQL database (`INSERT … ON CONFLICT`, leases) |
+//!
+//! Every store is a [`BackendStore`] over a backend of [`store`] (the `stripe-pulsora-store`
+//! crate), the layer `stripe-revenue`'s state shares.
 #![forbid(unsafe_code)]
 #![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
@@ -179,6 +183,9 @@ pub use ratelimit::{
     DEFAULT_IPV6_PREFIX, DEFAULT_MAX_TRACKED_CLIENTS, DEFAULT_RATE_LIMIT, STRIPE_WEBHOOK_IPS,
 };
 pub use rejection::Rejection;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub use replay::PostgresStore;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replay::RedisStore;
@@ -186,10 +193,13 @@ pub use replay::RedisStore;
 #[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub use replay::SqliteStore;
 pub use replay::{
-    ClaimOutcome, ClaimToken, MemoryStore, ReplayStore, StoreError, StoreFuture, DEFAULT_LEASE_TTL,
-    DEFAULT_PROCESSED_TTL, DEFAULT_REPLAY_CACHE_CAPACITY, DEFAULT_REPLAY_RETRY_AFTER,
-    DEFAULT_STORE_TIMEOUT,
+    BackendStore, ClaimOutcome, ClaimToken, MemoryStore, ReplayStore, StoreError, StoreFuture,
+    DEFAULT_LEASE_TTL, DEFAULT_PROCESSED_TTL, DEFAULT_REPLAY_CACHE_CAPACITY,
+    DEFAULT_REPLAY_RETRY_AFTER, DEFAULT_STORE_TIMEOUT,
 };
+/// The storage layer under the replay stores (and `stripe-revenue`'s state): backends, claims,
+/// tokens, errors.
+pub use stripe_pulsora_store as store;
 pub use telemetry::{describe_metrics, DELIVERIES, REJECTIONS};
 pub use tower::StripeWebhookLayer;
 pub use verify::{

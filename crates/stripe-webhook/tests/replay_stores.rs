@@ -215,3 +215,26 @@ async fn an_arc_of_a_store_is_a_store() {
     let store = std::sync::Arc::new(MemoryStore::new());
     run_table(&store, "arc<memory>").await;
 }
+
+/// The moka-backed store of the shared layer follows the same table.
+#[tokio::test]
+async fn moka_backend_store_follows_the_contract() {
+    let store = stripe_webhook::BackendStore::over(stripe_webhook::store::Memory::new());
+    run_table(&store, "moka").await;
+    assert!(store.answers_in_process());
+}
+
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn postgres_store_follows_the_contract() {
+    let Ok(url) = std::env::var("STRIPE_PULSORA_TEST_POSTGRES_URL") else {
+        replay_support::unavailable("STRIPE_PULSORA_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let store = stripe_webhook::PostgresStore::connect(&url)
+        .await
+        .expect("connect");
+    run_table(&store, "postgres").await;
+    // The Debug form never shows the URL.
+    assert!(!format!("{store:?}").contains(&url));
+}

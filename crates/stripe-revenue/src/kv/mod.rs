@@ -1,21 +1,24 @@
-//! State stores over a key-value backend: SQLite (feature `sqlite`, one process, survives
-//! restarts) and Redis (feature `redis`, many instances). Values are small JSON documents under
-//! prefixed keys; every write refreshes the entry's time to live.
+//! The one state store: [`KvStateStore`] over any backend of the shared store layer. Ledgers
+//! and attribution are small JSON documents under prefixed keys (each write refreshes the
+//! entry's time to live, per key kind: [`StateTtls`]); delivered transaction ids are claims of
+//! the `sent` space; cross-instance subject locks are claims of the `lock` space.
 
-#[cfg(feature = "redis")]
-mod redis;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod backends;
 
+#[cfg(feature = "postgres")]
+pub use backends::PostgresStateStore;
 #[cfg(feature = "redis")]
-pub use self::redis::RedisStateStore;
+pub use backends::RedisStateStore;
 #[cfg(feature = "sqlite")]
-pub use self::sqlite::SqliteStateStore;
+pub use backends::SqliteStateStore;
+pub use backends::{MemoryStateStore, DEFAULT_MEMORY_SENT_IDS, DEFAULT_MEMORY_STATE_BYTES};
 
 use crate::map::Subjects;
 use crate::state::{Context, StateUpdate};
-use crate::store::StateError;
-use std::time::Duration;
+use crate::store::{ClaimOutcome, ClaimToken, StateError, StateStore, StoreFuture};
+use std::fmt;
+use std::time::{Duration, Instant};
+use stripe_pulsora_store::{Document, Documents, Space};
 
 /// How long a ledger or a learned attribution is kept after its last write: three years and
 /// five weeks, longer than Stripe's longest billing interval (3 years), so even a triennial
@@ -23,15 +26,249 @@ use std::time::Duration;
 /// ages out.
 pub const STATE_TTL: Duration = Duration::from_secs((3 * 365 + 35) * 24 * 60 * 60);
 
-/// How long a delivered transaction id is remembered: 35 days (Stripe resends manually for up to
-/// 30 days after an event).
+/// How long a delivered transaction id is remembered by default: 35 days (Stripe resends
+/// manually for up to 30 days after an event).
 pub const SENT_TTL: Duration = Duration::from_secs(35 * 24 * 60 * 60);
 
-/// The key-value operations a backend provides.
-pub(crate) trait KeyValue: Send + Sync + 'static {
-    async fn get_many(&self, keys: &[String]) -> Result<Vec<Option<String>>, StateError>;
-    async fn put_many(&self, entries: &[(String, String, Duration)]) -> Result<(), StateError>;
-    async fn ping(&self) -> Result<(), StateError>;
+/// How long a transaction id stays claimed while it is being sent, by default: longer than any
+/// Pulsora call with its retries, short enough that a crashed sender holds the id up briefly.
+pub const SEND_LEASE: Duration = Duration::from_secs(2 * 60);
+
+/// How long a subject lock lives if its holder dies before unlocking.
+const LOCK_TTL: Duration = Duration::from_secs(30);
+/// How long to wait for a busy subject before answering 503 (Stripe retries).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// How long each kind of state is kept after its last write. Every field has a default
+/// ([`Default`]); change one with struct update syntax:
+///
+/// ```
+/// use std::time::Duration;
+/// use stripe_revenue::{MemoryStateStore, StateTtls};
+///
+/// // Attribution forgotten after 90 days of silence.
+/// let store = MemoryStateStore::new().with_ttls(StateTtls {
+///     attribution: Duration::from_secs(90 * 86_400),
+///     ..StateTtls::default()
+/// });
+/// # let _ = store;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateTtls {
+    /// A subscription's MRR ledger. Default: [`STATE_TTL`] (3 years and 5 weeks).
+    pub subscription: Duration,
+    /// A charge's refund mark. Default: [`STATE_TTL`].
+    pub charge: Duration,
+    /// Attribution learned for a customer or subscription. Default: [`STATE_TTL`].
+    pub attribution: Duration,
+    /// A delivered transaction id. Default: [`SENT_TTL`] (35 days).
+    pub sent: Duration,
+    /// The lease on a transaction id being sent. Default: [`SEND_LEASE`] (2 minutes).
+    pub send_lease: Duration,
+}
+
+impl Default for StateTtls {
+    fn default() -> Self {
+        Self {
+            subscription: STATE_TTL,
+            charge: STATE_TTL,
+            attribution: STATE_TTL,
+            sent: SENT_TTL,
+            send_lease: SEND_LEASE,
+        }
+    }
+}
+
+/// The mapping's state over a backend `B` of the shared store layer: one implementation of
+/// [`StateStore`] for memory, SQLite, Redis and PostgreSQL. Use the named forms
+/// ([`MemoryStateStore`], `SqliteStateStore`, `RedisStateStore`, `PostgresStateStore`), or
+/// [`over`](Self::over) to share one backend with the replay store.
+#[derive(Clone)]
+pub struct KvStateStore<B> {
+    backend: B,
+    ttls: StateTtls,
+    sent: Space,
+    locks: Space,
+}
+
+impl<B: Documents> KvStateStore<B> {
+    /// State kept in `backend`, with the default [`StateTtls`].
+    pub fn over(backend: B) -> Self {
+        Self {
+            backend,
+            ttls: StateTtls::default(),
+            // "1" is what delivered ids held in Redis before the claims: they stay delivered.
+            sent: Space::new("sent").with_redis_processed_value("1"),
+            locks: Space::new("lock"),
+        }
+    }
+
+    /// Keeps each kind of state as long as `ttls` says.
+    #[must_use]
+    pub fn with_ttls(mut self, ttls: StateTtls) -> Self {
+        self.ttls = ttls;
+        self
+    }
+
+    /// The time-to-live settings.
+    pub fn ttls(&self) -> StateTtls {
+        self.ttls
+    }
+
+    /// The backend (to share it, or to inspect it).
+    pub fn backend(&self) -> &B {
+        &self.backend
+    }
+
+    async fn load_context(&self, subjects: &Subjects) -> Result<Context, StateError> {
+        let mut keys = vec![
+            subjects
+                .subscription
+                .as_deref()
+                .map(subscription_key)
+                .unwrap_or_default(),
+            subjects
+                .charge
+                .as_deref()
+                .map(charge_key)
+                .unwrap_or_default(),
+        ];
+        // Attribution: the customer first, then the subscription.
+        keys.extend(
+            [&subjects.customer, &subjects.subscription]
+                .into_iter()
+                .flatten()
+                .map(|id| attribution_key(id)),
+        );
+        let wanted: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
+        let values = self.backend.get_many(&wanted).await?;
+        let lookup = |key: &str| {
+            wanted
+                .iter()
+                .position(|k| k == key)
+                .and_then(|i| values.get(i).and_then(Option::as_ref))
+        };
+        let mut learned = None;
+        for key in &keys[2..] {
+            if let Some(found) = decode(lookup(key))? {
+                learned = Some(found);
+                break;
+            }
+        }
+        Ok(Context {
+            subscription: decode(lookup(&keys[0]))?,
+            charge: decode(lookup(&keys[1]))?,
+            learned,
+            fetched: None,
+        })
+    }
+
+    async fn save_updates(&self, updates: &[StateUpdate]) -> Result<(), StateError> {
+        let ttls = &self.ttls;
+        let mut documents = Vec::with_capacity(updates.len());
+        for update in updates {
+            let (key, value, ttl) = match update {
+                StateUpdate::Subscription(id, ledger) => {
+                    (subscription_key(id), encode(ledger)?, ttls.subscription)
+                }
+                StateUpdate::Charge(id, ledger) => (charge_key(id), encode(ledger)?, ttls.charge),
+                StateUpdate::Attribution(id, attribution) => {
+                    (attribution_key(id), encode(attribution)?, ttls.attribution)
+                }
+            };
+            documents.push(Document { key, value, ttl });
+        }
+        self.backend.put_many(&documents).await
+    }
+
+    async fn lock_subject(&self, subject: &str) -> Result<Option<ClaimToken>, StateError> {
+        if !self.backend.is_shared() {
+            // One process: RevenueSync's own per-subject mutex is enough.
+            return Ok(None);
+        }
+        let token = ClaimToken::new();
+        let started = Instant::now();
+        loop {
+            match self
+                .backend
+                .claim(&self.locks, subject, token, LOCK_TTL)
+                .await?
+            {
+                ClaimOutcome::Claimed => return Ok(Some(token)),
+                ClaimOutcome::InFlight { .. } | ClaimOutcome::Processed => {}
+            }
+            if started.elapsed() > LOCK_WAIT {
+                return Err(StateError::Unavailable(format!(
+                    "subject {subject} is being updated by another instance"
+                )));
+            }
+            // Jittered, so waiting instances do not poll in step.
+            let wait = Duration::from_millis(rand::random_range(2..12));
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+impl<B: Documents> StateStore for KvStateStore<B> {
+    fn load<'a>(&'a self, subjects: &'a Subjects) -> StoreFuture<'a, Context> {
+        Box::pin(self.load_context(subjects))
+    }
+
+    fn save<'a>(&'a self, updates: &'a [StateUpdate]) -> StoreFuture<'a, ()> {
+        Box::pin(self.save_updates(updates))
+    }
+
+    fn claim_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, ClaimOutcome> {
+        self.backend
+            .claim(&self.sent, transaction_id, token, self.ttls.send_lease)
+    }
+
+    fn commit_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, bool> {
+        self.backend
+            .commit(&self.sent, transaction_id, token, self.ttls.sent)
+    }
+
+    fn release_sent<'a>(
+        &'a self,
+        transaction_id: &'a str,
+        token: ClaimToken,
+    ) -> StoreFuture<'a, bool> {
+        self.backend.release(&self.sent, transaction_id, token)
+    }
+
+    fn ping(&self) -> StoreFuture<'_, ()> {
+        self.backend.ping()
+    }
+
+    fn lock<'a>(&'a self, subject: &'a str) -> StoreFuture<'a, Option<ClaimToken>> {
+        Box::pin(self.lock_subject(subject))
+    }
+
+    fn unlock<'a>(&'a self, subject: &'a str, token: ClaimToken) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.backend
+                .release(&self.locks, subject, token)
+                .await
+                .map(|_| ())
+        })
+    }
+}
+
+impl<B: fmt::Debug> fmt::Debug for KvStateStore<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateStore")
+            .field("backend", &self.backend)
+            .field("ttls", &self.ttls)
+            .finish_non_exhaustive()
+    }
 }
 
 pub(crate) fn subscription_key(id: &str) -> String {
@@ -43,145 +280,16 @@ pub(crate) fn charge_key(id: &str) -> String {
 pub(crate) fn attribution_key(id: &str) -> String {
     format!("stripe-pulsora:attr:{id}")
 }
-pub(crate) fn sent_key(id: &str) -> String {
-    format!("stripe-pulsora:sent:{id}")
-}
 
 fn decode<T: serde::de::DeserializeOwned>(value: Option<&String>) -> Result<Option<T>, StateError> {
     value
         .map(|v| {
-            serde_json::from_str(v).map_err(|e| StateError(format!("corrupt state entry: {e}")))
+            serde_json::from_str(v)
+                .map_err(|e| StateError::Backend(format!("corrupt state entry: {e}")))
         })
         .transpose()
 }
 
 fn encode<T: serde::Serialize>(value: &T) -> Result<String, StateError> {
-    serde_json::to_string(value).map_err(|e| StateError(e.to_string()))
+    serde_json::to_string(value).map_err(|e| StateError::Backend(e.to_string()))
 }
-
-pub(crate) async fn load(kv: &impl KeyValue, subjects: &Subjects) -> Result<Context, StateError> {
-    let mut keys = vec![
-        subjects
-            .subscription
-            .as_deref()
-            .map(subscription_key)
-            .unwrap_or_default(),
-        subjects
-            .charge
-            .as_deref()
-            .map(charge_key)
-            .unwrap_or_default(),
-    ];
-    // Attribution: the customer first, then the subscription.
-    keys.extend(
-        [&subjects.customer, &subjects.subscription]
-            .into_iter()
-            .flatten()
-            .map(|id| attribution_key(id)),
-    );
-    let wanted: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
-    let values = kv.get_many(&wanted).await?;
-    let lookup = |key: &str| {
-        wanted
-            .iter()
-            .position(|k| k == key)
-            .and_then(|i| values[i].as_ref())
-    };
-    let mut learned = None;
-    for key in &keys[2..] {
-        if let Some(found) = decode(lookup(key))? {
-            learned = Some(found);
-            break;
-        }
-    }
-    Ok(Context {
-        subscription: decode(lookup(&keys[0]))?,
-        charge: decode(lookup(&keys[1]))?,
-        learned,
-        fetched: None,
-    })
-}
-
-pub(crate) async fn save(kv: &impl KeyValue, updates: &[StateUpdate]) -> Result<(), StateError> {
-    let mut entries = Vec::with_capacity(updates.len());
-    for update in updates {
-        entries.push(match update {
-            StateUpdate::Subscription(id, ledger) => {
-                (subscription_key(id), encode(ledger)?, STATE_TTL)
-            }
-            StateUpdate::Charge(id, ledger) => (charge_key(id), encode(ledger)?, STATE_TTL),
-            StateUpdate::Attribution(id, attribution) => {
-                (attribution_key(id), encode(attribution)?, STATE_TTL)
-            }
-        });
-    }
-    if entries.is_empty() {
-        return Ok(());
-    }
-    kv.put_many(&entries).await
-}
-
-/// Implements [`StateStore`](crate::StateStore) for a newtype over a [`KeyValue`] backend.
-macro_rules! kv_state_store {
-    ($ty:ty) => {
-        $crate::kv::kv_state_store!(@impl $ty, {});
-    };
-    ($ty:ty, locking) => {
-        $crate::kv::kv_state_store!(@impl $ty, {
-            fn lock<'a>(&'a self, subject: &'a str) -> $crate::StoreFuture<'a, Option<u128>> {
-                Box::pin(self.lock_subject(subject))
-            }
-
-            fn unlock<'a>(&'a self, subject: &'a str, token: u128) -> $crate::StoreFuture<'a, ()> {
-                Box::pin(self.unlock_subject(subject, token))
-            }
-        });
-    };
-    (@impl $ty:ty, { $($extra:tt)* }) => {
-        impl $crate::StateStore for $ty {
-            fn load<'a>(
-                &'a self,
-                subjects: &'a $crate::Subjects,
-            ) -> $crate::StoreFuture<'a, $crate::state::Context> {
-                Box::pin($crate::kv::load(self, subjects))
-            }
-
-            fn save<'a>(
-                &'a self,
-                updates: &'a [$crate::state::StateUpdate],
-            ) -> $crate::StoreFuture<'a, ()> {
-                Box::pin($crate::kv::save(self, updates))
-            }
-
-            fn was_sent<'a>(&'a self, transaction_id: &'a str) -> $crate::StoreFuture<'a, bool> {
-                Box::pin(async move {
-                    let found = $crate::kv::KeyValue::get_many(
-                        self,
-                        &[$crate::kv::sent_key(transaction_id)],
-                    )
-                    .await?;
-                    Ok(found.first().is_some_and(Option::is_some))
-                })
-            }
-
-            fn mark_sent<'a>(&'a self, transaction_id: &'a str) -> $crate::StoreFuture<'a, ()> {
-                Box::pin(async move {
-                    let entry = (
-                        $crate::kv::sent_key(transaction_id),
-                        "1".to_owned(),
-                        $crate::kv::SENT_TTL,
-                    );
-                    $crate::kv::KeyValue::put_many(self, &[entry]).await
-                })
-            }
-
-            fn ping(&self) -> $crate::StoreFuture<'_, ()> {
-                Box::pin($crate::kv::KeyValue::ping(self))
-            }
-
-            $($extra)*
-        }
-    };
-}
-#[allow(unused_imports)]
-pub(crate) use kv_state_store;

@@ -2,7 +2,7 @@
 //! from `Drop` when nobody finished it (a panic, or the response future dropped).
 
 use super::guard::{with_timeout, Shared, Slot};
-use super::token::ClaimToken;
+use super::store::ClaimToken;
 use moka::ops::compute::Op;
 use std::sync::Arc;
 

@@ -1,8 +1,7 @@
 //! The decision per delivery: cache first, then the store (see the tables in the module docs).
 
 use super::claim::{Claim, HeldKey};
-use super::store::{ClaimOutcome, ReplayStore, StoreError};
-use super::token::ClaimToken;
+use super::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreError};
 use super::ReplayConfig;
 use crate::event::VerifiedStripeEvent;
 use crate::rejection::Rejection;
@@ -76,6 +75,8 @@ enum Decision {
 
 impl ReplayGuard {
     pub(crate) fn new(config: &ReplayConfig) -> Self {
+        let mut config = config.clone();
+        config.cache_in_front |= !config.store.answers_in_process();
         // Sized up front (bounded, so a huge capacity does not allocate a huge table at
         // startup): growing moka's table while it fills showed up as a fifth of the claim cost.
         let initial = config.cache_capacity.min(65_536) as usize;
@@ -89,10 +90,7 @@ impl ReplayGuard {
             // Ids are verified before they are hashed: a fast seeded hasher is enough.
             .build_with_hasher(foldhash::fast::RandomState::default());
         Self {
-            shared: Arc::new(Shared {
-                cache,
-                config: config.clone(),
-            }),
+            shared: Arc::new(Shared { cache, config }),
         }
     }
 

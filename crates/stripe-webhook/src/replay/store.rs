@@ -1,53 +1,9 @@
 //! The persistent side of the replay guard: the [`ReplayStore`] trait, its answers and errors.
 
-use super::token::ClaimToken;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The future every [`ReplayStore`] method returns: boxed so the trait stays object-safe
-/// (the guard holds an `Arc<dyn ReplayStore>`), `Send` so the pipeline can run on any tokio
-/// worker.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
-
-/// What a store answered to [`ReplayStore::claim`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClaimOutcome {
-    /// The key was free (never seen, released, or its lease expired): it is now leased to the
-    /// given token until the lease expires, is committed, or is released.
-    Claimed,
-    /// The key was committed as processed within the processed-id retention.
-    Processed,
-    /// Another claim holds an unexpired lease on the key.
-    InFlight {
-        /// How long until that lease expires if nobody commits or releases it.
-        expires_in: Duration,
-    },
-}
-
-/// A replay store could not answer. The guard turns it into `503` + `Retry-After` (fail
-/// closed, the default) or proceeds on its in-process cache alone (fail open).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The backend could not be reached or did not answer in time; trying again later may
-    /// work. The text never contains credentials.
-    #[error("replay store unreachable: {0}")]
-    Unavailable(String),
-    /// The backend answered with an error or with data this store did not write (a schema or
-    /// key-space clash); retrying will not help until someone looks.
-    #[error("replay store failed: {0}")]
-    Backend(String),
-}
-
-impl StoreError {
-    /// `true` for errors that a later retry may not see (network, timeouts).
-    pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
-    }
-}
+pub use stripe_pulsora_store::{ClaimOutcome, ClaimToken, StoreError, StoreFuture};
 
 /// Where processed event ids and in-flight leases live, shared by every request of a layer (and,
 /// with a networked backend, by every instance).
@@ -66,7 +22,8 @@ impl StoreError {
 /// tells the guard to log that the event may have run twice.
 ///
 /// The crate ships [`MemoryStore`](crate::MemoryStore) (default), `SqliteStore` (feature
-/// `sqlite`) and `RedisStore` (feature `redis`).
+/// `sqlite`), `RedisStore` (feature `redis`) and `PostgresStore` (feature `postgres`), all
+/// [`BackendStore`](crate::BackendStore)s over the backends of `stripe-pulsora-store`.
 pub trait ReplayStore: Send + Sync + fmt::Debug + 'static {
     /// Leases `key` to `token` for `lease` unless it is processed or leased to someone else.
     fn claim<'a>(
@@ -86,6 +43,13 @@ pub trait ReplayStore: Send + Sync + fmt::Debug + 'static {
 
     /// Deletes the lease on `key` if `token` holds it; `true` when it did.
     fn release<'a>(&'a self, key: &'a str, token: ClaimToken) -> StoreFuture<'a, bool>;
+
+    /// `true` when the store answers from this process's memory, atomically per key: the
+    /// guard then puts no cache in front of it (the cache would only do the work twice).
+    /// Default `false`.
+    fn answers_in_process(&self) -> bool {
+        false
+    }
 }
 
 /// One store shared by several layers (or kept by the application to inspect).
@@ -110,5 +74,9 @@ impl<S: ReplayStore + ?Sized> ReplayStore for Arc<S> {
 
     fn release<'a>(&'a self, key: &'a str, token: ClaimToken) -> StoreFuture<'a, bool> {
         (**self).release(key, token)
+    }
+
+    fn answers_in_process(&self) -> bool {
+        (**self).answers_in_process()
     }
 }

@@ -1,7 +1,6 @@
 //! The default replay store: in this process's memory, gone on restart.
 
-use super::store::{ClaimOutcome, ReplayStore, StoreFuture};
-use super::token::ClaimToken;
+use super::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 use std::collections::HashMap;
 
 /// Event ids reach the maps only after their signature verified, so an attacker cannot choose
@@ -219,6 +218,10 @@ impl ReplayStore for MemoryStore {
 
     fn release<'a>(&'a self, key: &'a str, token: ClaimToken) -> StoreFuture<'a, bool> {
         Box::pin(ready(Ok(self.release_now(key, token))))
+    }
+
+    fn answers_in_process(&self) -> bool {
+        true
     }
 }
 
