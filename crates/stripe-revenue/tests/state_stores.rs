@@ -1,6 +1,6 @@
 //! The persistent state stores: a restart on the same SQLite file, and two instances sharing one
 //! Redis, keep the ledgers — money is sent once and MRR still adds up.
-#![cfg(any(feature = "sqlite", feature = "redis"))]
+#![cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
 
 #[path = "../../../tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
@@ -125,7 +125,6 @@ async fn redis_down_is_a_transient_failure() {
 #[cfg(feature = "redis")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_changes_of_one_subscription_on_two_instances_keep_mrr_exact() {
-    use stripe_revenue::fixtures::{event, price, subscription};
     use stripe_revenue::RedisStateStore;
     let Ok(url) = std::env::var("STRIPE_PULSORA_TEST_REDIS_URL") else {
         assert!(
@@ -138,6 +137,37 @@ async fn concurrent_changes_of_one_subscription_on_two_instances_keep_mrr_exact(
     let (pulsora, pulsora_url) = FakePulsora::start(0).await;
     let a = sync(&pulsora_url, RedisStateStore::connect(&url).await.unwrap());
     let b = sync(&pulsora_url, RedisStateStore::connect(&url).await.unwrap());
+    forty_changes(&pulsora, a, b).await;
+}
+
+/// The same on PostgreSQL: the subject lock is a lease row of the `lock` space.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_changes_of_one_subscription_on_two_postgres_instances_keep_mrr_exact() {
+    use stripe_revenue::PostgresStateStore;
+    let Ok(url) = std::env::var("STRIPE_PULSORA_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide STRIPE_PULSORA_TEST_POSTGRES_URL"
+        );
+        eprintln!("note: STRIPE_PULSORA_TEST_POSTGRES_URL unset; skipping");
+        return;
+    };
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let a = sync(
+        &pulsora_url,
+        PostgresStateStore::connect(&url).await.unwrap(),
+    );
+    let b = sync(
+        &pulsora_url,
+        PostgresStateStore::connect(&url).await.unwrap(),
+    );
+    forty_changes(&pulsora, a, b).await;
+}
+
+#[cfg(any(feature = "redis", feature = "postgres"))]
+async fn forty_changes(pulsora: &FakePulsora, a: RevenueSync, b: RevenueSync) {
+    use stripe_revenue::fixtures::{event, price, subscription};
     // One subscription changing quantity 40 times (MRR 20.00 × quantity), every change delivered
     // at once, alternately to two instances: without a cross-instance lock their ledger
     // read-modify-writes interleave and the reported MRR drifts from the final MRR.
