@@ -1,17 +1,19 @@
 //! The named state stores: [`KvStateStore`] over each backend, with its constructor.
 
 use super::KvStateStore;
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
 use crate::store::StateError;
 use stripe_pulsora_store::Memory;
 
-/// Default bound of the in-memory state (ledgers and attribution): 32 MiB. Past it the least
-/// used entries are forgotten, with a warning in the log.
-pub const DEFAULT_MEMORY_STATE_BYTES: u64 = 32 * 1024 * 1024;
+/// Default bound of the in-memory state (ledgers and attribution): 8 MiB of keys and values as
+/// weighed (about 25,000 entries). Past it the least used entries are forgotten, with a warning
+/// in the log.
+pub const DEFAULT_MEMORY_STATE_BYTES: u64 = 8 * 1024 * 1024;
 
-/// Default number of delivered transaction ids the in-memory store remembers: 100,000 (about
-/// 25 MiB). A forgotten id is only sent again if another event maps to it after 100,000 newer
-/// sends; replay protection already answers Stripe's retries of the same event.
-pub const DEFAULT_MEMORY_SENT_IDS: u64 = 100_000;
+/// Default number of delivered transaction ids the in-memory store remembers: 25,000. A
+/// forgotten id is only sent again if another event maps to it after 25,000 newer sends;
+/// replay protection already answers Stripe's retries of the same event.
+pub const DEFAULT_MEMORY_SENT_IDS: u64 = 25_000;
 
 /// State in process memory (the default): one instance, lost on restart, bounded
 /// ([`DEFAULT_MEMORY_STATE_BYTES`] of ledgers, [`DEFAULT_MEMORY_SENT_IDS`] sent ids).

@@ -2,7 +2,9 @@
 //! (memory, SQLite, Redis, PostgreSQL), so the claim rules are written once per backend, not
 //! once per backend and schema.
 
-use super::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreError, StoreFuture};
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
+use super::store::StoreError;
+use super::store::{ClaimOutcome, ClaimToken, ReplayStore, StoreFuture};
 use std::fmt;
 use std::time::Duration;
 use stripe_pulsora_store::{Claims, Space};
