@@ -322,7 +322,8 @@ impl Sim {
                 coupon: None,
                 paused: false,
                 cancel_at_period_end: false,
-                trial_end: s.trial.then_some(1_700_000_000 + 14 * DAY),
+                // Far enough that no life outlives its trial without converting (Stripe would end it).
+                trial_end: s.trial.then_some(1_700_000_000 + 365 * DAY),
                 canceled_at: None,
             },
             events: Vec::new(),
