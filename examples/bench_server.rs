@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Modes: `bare` (axum route reading `Bytes`, no verification), `axum` (StripeWebhookLayer +
-//! `VerifiedStripeEvent`), `actix` (StripeWebhook middleware + extractor). Stores: `memory`,
+//! `VerifiedStripeEvent`), `actix` (StripeWebhook middleware + extractor). Stores: `memory`, `moka`, `postgres://…`,
 //! `sqlite:<path>`, `redis://…`. Rate limiting is off: this measures throughput, not the limiter.
 
 use std::net::SocketAddr;
@@ -36,6 +36,18 @@ async fn layer(store: &str) -> stripe_pulsora::StripeWebhookLayer {
             .await
             .expect("connect redis");
         return layer.replay_store(redis);
+    }
+    if store.starts_with("postgres://") || store.starts_with("postgresql://") {
+        let db = stripe_pulsora::stripe_webhook::PostgresStore::connect(store)
+            .await
+            .expect("connect postgres");
+        return layer.replay_store(db);
+    }
+    if store == "moka" {
+        // The store layer's moka backend in place of the default sharded map (same semantics).
+        return layer.replay_store(stripe_pulsora::stripe_webhook::BackendStore::over(
+            stripe_pulsora::stripe_webhook::store::Memory::new(),
+        ));
     }
     layer
 }
