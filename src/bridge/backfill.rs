@@ -4,7 +4,10 @@
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stripe_revenue::backfill::{
     backfill, BackfillError, BackfillWindow, Progress, EVENT_RETENTION_SECS,
@@ -87,41 +90,52 @@ pub async fn run(args: Vec<String>) -> ExitCode {
     };
     let tty = std::io::stderr().is_terminal();
     let bar = progress_bar(tty);
-    let report = |progress: Progress| match progress {
-        Progress::Listed { read } => bar.set_message(format!("listing events: {read} read")),
-        Progress::Processing { total } => {
-            bar.set_length(total as u64);
-            bar.set_message("processing");
-            if !tty {
-                eprintln!("backfill: {total} events to process");
+    // Ctrl-C stops the run after the event being delivered, never half way through it (a
+    // delivery cut after Pulsora accepted it would be sent again by the next run).
+    let interrupted = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let interrupted = interrupted.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                interrupted.store(true, Ordering::SeqCst);
+                eprintln!("\ninterrupted: stopping after the event being delivered…");
             }
-        }
-        Progress::Processed { done, total } => {
-            bar.set_position(done as u64);
-            if !tty && (done % 500 == 0 || done == total) {
-                eprintln!("backfill: {done}/{total}");
-            }
-        }
-        _ => {}
+        })
     };
-    let run = backfill(
+    let report = |progress: Progress| {
+        match progress {
+            Progress::Listed { read } => bar.set_message(format!("listing events: {read} read")),
+            Progress::Processing { total } => {
+                bar.set_length(total as u64);
+                bar.set_message("processing");
+                if !tty {
+                    eprintln!("backfill: {total} events to process");
+                }
+            }
+            Progress::Processed { done, total } => {
+                bar.set_position(done as u64);
+                if !tty && (done % 500 == 0 || done == total) {
+                    eprintln!("backfill: {done}/{total}");
+                }
+            }
+            _ => {}
+        }
+        if interrupted.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    };
+    let result = backfill(
         &stripe,
         &bridge.layer,
         &bridge.sync,
         window,
         args.dry_run,
         report,
-    );
-    let result = tokio::select! {
-        result = run => result,
-        _ = tokio::signal::ctrl_c() => {
-            bar.abandon_with_message("interrupted");
-            eprintln!("interrupted: run the same command again to resume (processed events are skipped)");
-            // Let the release of the cut event's claim reach the store.
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            return ExitCode::from(130);
-        }
-    };
+    )
+    .await;
+    watcher.abort();
     match result {
         Ok(summary) => {
             bar.finish_and_clear();
@@ -142,6 +156,19 @@ pub async fn run(args: Vec<String>) -> ExitCode {
                  run the same command again to resume (processed events are skipped)"
             );
             ExitCode::from(1)
+        }
+        Err(BackfillError::Interrupted {
+            done,
+            total,
+            summary,
+        }) => {
+            bar.abandon_with_message("interrupted");
+            print!("{summary}");
+            eprintln!(
+                "interrupted after {done} of {total} events: run the same command again to \
+                 resume (processed events are skipped)"
+            );
+            ExitCode::from(130)
         }
         Err(error) => {
             bar.abandon();

@@ -21,6 +21,7 @@ use crate::sync::{RevenueSync, SyncOutcome};
 use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::ControlFlow;
 use stripe_read::{ApiError, Params, StripeClient};
 use stripe_webhook::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
@@ -166,10 +167,23 @@ pub enum BackfillError {
         /// The counts up to the stop.
         summary: BackfillSummary,
     },
+    /// `progress` asked to stop (Ctrl-C): the run stopped between two events, so nothing was
+    /// cut half way. Run again to resume.
+    #[error("interrupted after {done} of {total} events")]
+    Interrupted {
+        /// Events done.
+        done: usize,
+        /// Events in the window.
+        total: usize,
+        /// The counts up to the stop.
+        summary: BackfillSummary,
+    },
 }
 
 /// Lists the window's revenue events and runs each, oldest first, through `layer`'s replay
-/// guard and `sync`. With `dry_run`, only lists and counts.
+/// guard and `sync`. With `dry_run`, only lists and counts. `progress` hears where the run is;
+/// returning `ControlFlow::Break` after an event stops the run there
+/// ([`BackfillError::Interrupted`]): a clean stop for Ctrl-C, never in the middle of a delivery.
 ///
 /// ```no_run
 /// # async fn demo(layer: stripe_webhook::StripeWebhookLayer, sync: stripe_revenue::RevenueSync) -> Result<(), Box<dyn std::error::Error>> {
@@ -178,7 +192,7 @@ pub enum BackfillError {
 /// let stripe = stripe_read::StripeClient::new(std::env::var("STRIPE_API_KEY")?)?;
 /// let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs() as i64;
 /// let window = BackfillWindow { since: now - 3 * 86_400, until: None };
-/// let summary = backfill(&stripe, &layer, &sync, window, false, |_| {}).await?;
+/// let summary = backfill(&stripe, &layer, &sync, window, false, |_| std::ops::ControlFlow::Continue(())).await?;
 /// println!("{summary}");
 /// # Ok(()) }
 /// ```
@@ -188,7 +202,7 @@ pub async fn backfill(
     sync: &RevenueSync,
     window: BackfillWindow,
     dry_run: bool,
-    mut progress: impl FnMut(Progress),
+    mut progress: impl FnMut(Progress) -> ControlFlow<()>,
 ) -> Result<BackfillSummary, BackfillError> {
     let mut params = Params::new()
         .each("types[]", REVENUE_EVENT_TYPES)
@@ -203,7 +217,7 @@ pub async fn backfill(
     let mut events = Vec::new();
     while let Some(page) = pages.next_page().await? {
         events.extend(page);
-        progress(Progress::Listed { read: events.len() });
+        let _ = progress(Progress::Listed { read: events.len() });
     }
     events.reverse();
 
@@ -212,7 +226,7 @@ pub async fn backfill(
         ..BackfillSummary::default()
     };
     let total = events.len();
-    progress(Progress::Processing { total });
+    let _ = progress(Progress::Processing { total });
     for (done, raw) in events.into_iter().enumerate() {
         let bytes = Bytes::from(raw.get().to_owned());
         let event = match VerifiedStripeEvent::from_verified_bytes(bytes) {
@@ -230,7 +244,7 @@ pub async fn backfill(
             .or_default();
         counts.read += 1;
         if dry_run {
-            progress(Progress::Processed {
+            let _ = progress(Progress::Processed {
                 done: done + 1,
                 total,
             });
@@ -275,10 +289,17 @@ pub async fn backfill(
                 ))
             }
         }
-        progress(Progress::Processed {
+        let next = progress(Progress::Processed {
             done: done + 1,
             total,
         });
+        if next.is_break() && done + 1 < total {
+            return Err(BackfillError::Interrupted {
+                done: done + 1,
+                total,
+                summary,
+            });
+        }
     }
     Ok(summary)
 }

@@ -10,6 +10,7 @@ mod fake_pulsora;
 use fake_pulsora::FakePulsora;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::ops::ControlFlow::{Break, Continue};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use stripe_read::fake::{FakeStripe, Fault};
 use stripe_read::StripeClient;
@@ -145,9 +146,12 @@ async fn backfill_fills_the_hole_once_and_a_rerun_sends_nothing() {
         until: None,
     };
     let mut seen = Vec::new();
-    let summary = backfill(&stripe, &layer, &sync, window, false, |p| seen.push(p))
-        .await
-        .expect("backfill");
+    let summary = backfill(&stripe, &layer, &sync, window, false, |p| {
+        seen.push(p);
+        Continue(())
+    })
+    .await
+    .expect("backfill");
     let total = summary.total();
     assert_eq!(total.read, events.len(), "{summary}");
     assert_eq!(
@@ -172,7 +176,7 @@ async fn backfill_fills_the_hole_once_and_a_rerun_sends_nothing() {
 
     // A second run: everything is a duplicate, nothing is sent.
     let requests_before = pulsora.accepted().values().map(Vec::len).sum::<usize>();
-    let again = backfill(&stripe, &layer, &sync, window, false, |_| {})
+    let again = backfill(&stripe, &layer, &sync, window, false, |_| Continue(()))
         .await
         .unwrap();
     assert_eq!(again.total().duplicates, events.len(), "{again}");
@@ -197,17 +201,16 @@ async fn a_run_cut_half_way_then_rerun_ends_the_same() {
         until: None,
     };
 
-    // Ctrl-C after the fourth event: the run's future is dropped mid-way.
-    let cut = tokio::sync::Notify::new();
-    let run = backfill(&stripe, &layer, &sync, window, false, |p| {
-        if let Progress::Processed { done: 4, .. } = p {
-            cut.notify_one();
-        }
-    });
-    tokio::select! {
-        result = run => panic!("the run should have been cut: {result:?}"),
-        _ = cut.notified() => {}
-    }
+    // Ctrl-C after the fourth event: the run stops there, between two events.
+    let cut = backfill(&stripe, &layer, &sync, window, false, |p| match p {
+        Progress::Processed { done: 4, .. } => Break(()),
+        _ => Continue(()),
+    })
+    .await;
+    assert!(
+        matches!(cut, Err(BackfillError::Interrupted { done: 4, .. })),
+        "{cut:?}"
+    );
     let partial = pulsora.accepted().len();
     assert!(
         partial > 0 && partial < want.len(),
@@ -215,7 +218,7 @@ async fn a_run_cut_half_way_then_rerun_ends_the_same() {
         want.len()
     );
 
-    let resumed = backfill(&stripe, &layer, &sync, window, false, |_| {})
+    let resumed = backfill(&stripe, &layer, &sync, window, false, |_| Continue(()))
         .await
         .unwrap();
     assert!(resumed.total().duplicates >= 4, "{resumed}");
@@ -239,7 +242,7 @@ async fn pulsora_down_stops_the_run_and_a_rerun_completes_it() {
 
     let mut stops = 0;
     let summary = loop {
-        match backfill(&stripe, &layer, &sync, window, false, |_| {}).await {
+        match backfill(&stripe, &layer, &sync, window, false, |_| Continue(())).await {
             Ok(summary) => break summary,
             Err(BackfillError::Stopped { done, total, .. }) => {
                 assert!(done < total);
@@ -266,7 +269,7 @@ async fn dry_run_lists_and_touches_nothing() {
         since: t0 - 1,
         until: Some(t0 + 5 * 86_400),
     };
-    let summary = backfill(&stripe, &layer, &sync, window, true, |_| {})
+    let summary = backfill(&stripe, &layer, &sync, window, true, |_| Continue(()))
         .await
         .unwrap();
     assert!(summary.dry_run);
@@ -282,7 +285,7 @@ async fn dry_run_lists_and_touches_nothing() {
     assert_eq!(summary.total().processed, 0);
     assert!(pulsora.accepted().is_empty());
     // Nothing was claimed: a real run afterwards processes everything.
-    let real = backfill(&stripe, &layer, &sync, window, false, |_| {})
+    let real = backfill(&stripe, &layer, &sync, window, false, |_| Continue(()))
         .await
         .unwrap();
     assert_eq!(real.total().duplicates, 0);
