@@ -46,6 +46,8 @@ async fn start(port: u16, pulsora_url: &str, extra: &[(&str, &str)]) -> Server {
         .env("RUST_LOG", "warn")
         // The SQLite default lands here, one directory per test (kept by the OS temp dir).
         .env("STATE_DIRECTORY", tempfile::tempdir().unwrap().keep())
+        // The fixtures are test-mode events, as `stripe trigger` sends.
+        .env("STRIPE_PULSORA_LIVEMODE", "test")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
     for (k, v) in extra {
@@ -200,6 +202,66 @@ async fn serves_verifies_dedupes_forwards_and_counts() {
     assert!(
         metrics.contains("# HELP stripe_pulsora_pulsora_events_total"),
         "{metrics}"
+    );
+}
+
+/// With a Pulsora token the binary counts live mode only (no STRIPE_PULSORA_LIVEMODE): a
+/// test-mode and a Connect event are answered 200 with the reason, counted by reason in
+/// `/metrics`, and never forwarded; the live sale is. A bad value exits 2 naming the variable.
+#[tokio::test]
+async fn live_by_default_ignores_test_mode_and_connect_events_and_counts_them() {
+    use stripe_pulsora::stripe_revenue::fixtures::{connected, live};
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let server = start(
+        free_port(),
+        &pulsora_url,
+        &[("STRIPE_PULSORA_LIVEMODE", "")], // unset: the default applies
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/api/webhooks/stripe", server.base);
+    let events = scenario("mode_and_connect_noise", ApiShape::Basil, 1_700_600_000).unwrap();
+    let mut bodies = Vec::new();
+    for event in &events {
+        let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
+        assert_eq!(attempts[0].status, Some(200), "{attempts:?}");
+        bodies.push(attempts[0].body.clone());
+    }
+    let mut other = connected(live(events[0].clone()), "acct_other");
+    other["id"] = "evt_binary_connect".into();
+    deliver(&client, &url, SECRET, &other, 0, Duration::ZERO).await;
+    assert!(bodies[1].contains(r#""ignored":"test_mode""#), "{bodies:?}");
+    let accepted = pulsora.accepted();
+    assert_eq!(accepted.keys().collect::<Vec<_>>(), ["pi_demo_600000"]);
+    let metrics = client
+        .get(format!("{}/metrics", server.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ignored = |reason: &str| {
+        metric(
+            &metrics,
+            &format!("stripe_pulsora_ignored_events_total{{reason=\"{reason}\"}}"),
+        )
+    };
+    assert_eq!(ignored("test_mode"), 2, "{metrics}");
+    assert_eq!(ignored("connect_account"), 2, "{metrics}");
+
+    let output = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"))
+        .arg("serve")
+        .env_clear()
+        .env("STRIPE_WEBHOOK_SECRET", SECRET)
+        .env("STRIPE_PULSORA_LIVEMODE", "production")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("STRIPE_PULSORA_LIVEMODE") && stderr.contains("live, test or any"),
+        "{stderr}"
     );
 }
 

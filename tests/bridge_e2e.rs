@@ -14,7 +14,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape, SCENARIOS};
-use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync};
+use stripe_pulsora::stripe_revenue::{
+    is_collected_money, revenue_handler, Livemode, Policy, RevenueSync,
+};
 use stripe_pulsora::StripeWebhookLayer;
 
 const SECRET: &str = "whsec_e2e_secret_0123456789abcdef0123456789abcdef";
@@ -25,7 +27,7 @@ enum Framework {
     Actix,
 }
 
-fn revenue_sync(pulsora_url: &str) -> RevenueSync {
+fn revenue_sync_in(pulsora_url: &str, livemode: Livemode) -> RevenueSync {
     // No client-side retries: a Pulsora failure must surface as 503 so the Stripe-style
     // redelivery is what recovers it.
     let client = pulsora::Revenue::builder("sec_e2e")
@@ -33,21 +35,27 @@ fn revenue_sync(pulsora_url: &str) -> RevenueSync {
         .max_retries(0)
         .build()
         .unwrap();
-    RevenueSync::new(client)
+    // The fixtures are mostly test-mode events (as `stripe trigger` sends); `any` counts both
+    // modes, so the noise scenario's live and test sales both arrive.
+    RevenueSync::new(client).policy(Policy::default().livemode(livemode))
 }
 
 async fn start_bridge(framework: Framework, pulsora_url: &str) -> String {
+    start_bridge_in(framework, pulsora_url, Livemode::Any).await
+}
+
+async fn start_bridge_in(framework: Framework, pulsora_url: &str, livemode: Livemode) -> String {
     match framework {
-        Framework::Axum => start_axum(pulsora_url).await,
-        Framework::Actix => start_actix(pulsora_url),
+        Framework::Axum => start_axum(pulsora_url, livemode).await,
+        Framework::Actix => start_actix(pulsora_url, livemode),
     }
 }
 
-async fn start_axum(pulsora_url: &str) -> String {
+async fn start_axum(pulsora_url: &str, livemode: Livemode) -> String {
     let app = Router::new()
         .route("/api/webhooks/stripe", post(revenue_handler))
         .layer(StripeWebhookLayer::new(SECRET))
-        .with_state(revenue_sync(pulsora_url));
+        .with_state(revenue_sync_in(pulsora_url, livemode));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -62,7 +70,7 @@ async fn start_axum(pulsora_url: &str) -> String {
 }
 
 /// The actix app of `examples/actix.rs`, on its own thread and `System` as in production.
-fn start_actix(pulsora_url: &str) -> String {
+fn start_actix(pulsora_url: &str, livemode: Livemode) -> String {
     use actix_web::{web, App, HttpServer};
     use stripe_pulsora::stripe_revenue::actix_revenue_handler;
     use stripe_pulsora::StripeWebhook;
@@ -73,7 +81,7 @@ fn start_actix(pulsora_url: &str) -> String {
     std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {
             let webhook = StripeWebhook::new(SECRET);
-            let sync = web::Data::new(revenue_sync(&pulsora_url));
+            let sync = web::Data::new(revenue_sync_in(&pulsora_url, livemode));
             HttpServer::new(move || {
                 App::new().app_data(sync.clone()).service(
                     web::resource("/api/webhooks/stripe")
@@ -100,10 +108,10 @@ fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
     for (name, t0) in t0s {
         let n = t0 % 1_000_000;
         let ids: Vec<String> = match *name {
-            "purchase_refunds" => vec![
+            "purchase_refunds" | "refund_failed" => vec![
                 format!("pi_demo_{n}"),
-                format!("ch_demo_{n}_refund_1000"),
-                format!("ch_demo_{n}_refund_2500"),
+                format!("pi_demo_{n}_refund_1"),
+                format!("pi_demo_{n}_refund_2"),
             ],
             "subscription_lifecycle" => vec![
                 format!("in_demo_{n}_1"),
@@ -118,6 +126,18 @@ fn expected_transactions(t0s: &[(&str, i64)]) -> BTreeSet<String> {
                 format!("sub_demo_{n}_evt_demo_{n}_6_m2"),
             ],
             "jpy_kwd" => vec![format!("pi_demo_{n}"), format!("pi_demo_{}", n + 1)],
+            // One payment, whichever of its three or four events arrives.
+            "checkout_invoice" => vec![format!("in_demo_{n}_co")],
+            "dispute_lost" => vec![format!("pi_demo_{n}"), format!("dp_demo_{n}")],
+            "dispute_won" => vec![format!("pi_demo_{n}")],
+            // Nothing captured; a payment the bridge never reported.
+            "uncaptured_release" | "unreported_refund" => vec![],
+            // Connect is ignored; both modes count here (the test sale and its refund too).
+            "mode_and_connect_noise" => vec![
+                format!("pi_demo_{n}"),
+                format!("pi_demo_{}", n + 1),
+                format!("pi_demo_{}_refund_1", n + 1),
+            ],
             other => panic!("no expectation for {other}"),
         };
         out.extend(ids);
@@ -177,6 +197,28 @@ async fn run_all_scenarios(framework: Framework, fail_first: u32) {
     if fail_first > 0 {
         assert_eq!(pulsora.failed(), received.len() * fail_first as usize);
     }
+    // Σ money = Stripe's ground truth, per currency: captured − refunded (succeeded) − lost
+    // disputes, tax excluded, own account only.
+    let mut money: std::collections::BTreeMap<String, pulsora::Decimal> = Default::default();
+    for bodies in accepted.values() {
+        let event: pulsora::RevenueEvent = serde_json::from_value(bodies[0].clone()).unwrap();
+        if event
+            .event_type
+            .is_some_and(|k| is_collected_money(k) || k == pulsora::EventType::Refund)
+        {
+            *money.entry(event.currency.unwrap()).or_default() += event.amount;
+        }
+    }
+    // (The recording Pulsora reads numbers as f64, so trailing zeros are gone.)
+    let shown: Vec<String> = money
+        .iter()
+        .map(|(c, a)| format!("{} {c}", a.normalize()))
+        .collect();
+    assert_eq!(
+        shown,
+        ["50 EUR", "5000 JPY", "12.34 KWD", "279.98 USD"],
+        "{framework:?}"
+    );
 }
 
 #[tokio::test]
@@ -189,6 +231,48 @@ async fn every_expected_payload_arrives_exactly_once() {
 async fn pulsora_500_then_202_is_recovered_by_stripe_retries_without_doubles() {
     run_all_scenarios(Framework::Axum, 1).await;
     run_all_scenarios(Framework::Actix, 1).await;
+}
+
+/// A live bridge (the default with a Pulsora token) acknowledges test-mode and Connect events
+/// with 200 and the reason, and sends nothing for them.
+#[tokio::test]
+async fn a_live_bridge_acknowledges_test_mode_and_connect_events_and_sends_nothing() {
+    use stripe_pulsora::stripe_revenue::fixtures::{connected, live};
+    for framework in [Framework::Axum, Framework::Actix] {
+        let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+        let webhook = start_bridge_in(framework, &pulsora_url, Livemode::Live).await;
+        let client = reqwest::Client::new();
+        let events = scenario("mode_and_connect_noise", ApiShape::Legacy, 1_700_777_000).unwrap();
+        let mut answers = Vec::new();
+        for event in &events {
+            let attempts = deliver(&client, &webhook, SECRET, event, 0, Duration::ZERO).await;
+            assert_eq!(attempts[0].status, Some(200), "{framework:?} {attempts:?}");
+            answers.push(attempts[0].body.clone());
+        }
+        assert!(answers[0].contains(r#""sent":1"#), "{answers:?}");
+        assert!(
+            answers[1].contains(r#""ignored":"test_mode""#),
+            "{answers:?}"
+        );
+        assert!(
+            answers[2].contains(r#""ignored":"test_mode""#),
+            "{answers:?}"
+        );
+        assert!(
+            answers[3].contains(r#""ignored":"connect_account""#),
+            "{answers:?}"
+        );
+        let accepted = pulsora.accepted();
+        assert_eq!(accepted.len(), 1, "{framework:?} {accepted:?}");
+        assert_eq!(accepted["pi_demo_777000"][0]["amount"], 30.0);
+        // The same sale from a connected account, live: ignored too.
+        let other = connected(live(events[0].clone()), "acct_other");
+        let mut other = other;
+        other["id"] = "evt_connect_other".into();
+        let attempts = deliver(&client, &webhook, SECRET, &other, 0, Duration::ZERO).await;
+        assert!(attempts[0].body.contains("connect_account"), "{attempts:?}");
+        assert_eq!(pulsora.accepted().len(), 1);
+    }
 }
 
 #[tokio::test]

@@ -75,6 +75,8 @@ async fn start_bridge(vars: &[(&str, &str)]) -> String {
             "STATE_DIRECTORY".to_owned(),
             tempfile::tempdir().unwrap().keep().display().to_string(),
         ),
+        // The fixtures are test-mode events, as `stripe trigger` sends.
+        ("STRIPE_PULSORA_LIVEMODE".to_owned(), "test".to_owned()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = EnvConfig::from_vars(all).unwrap();

@@ -67,7 +67,23 @@ pub fn revenue_sync(config: &EnvConfig) -> Result<RevenueSync, pulsora::Error> {
         Some(endpoint) => builder.endpoint(endpoint.clone()),
         None => builder,
     };
-    Ok(RevenueSync::new(builder.build()?).inline_budget(config.inline_budget))
+    Ok(RevenueSync::new(builder.build()?)
+        .inline_budget(config.inline_budget)
+        .policy(policy(config)))
+}
+
+/// The mapping policy the environment asks for (scope, tax, unreported payments); the rest is
+/// the library's default.
+pub fn policy(config: &EnvConfig) -> stripe_revenue::Policy {
+    let money = &config.money;
+    let mut policy = stripe_revenue::Policy::default()
+        .connect(money.connect)
+        .tax(money.tax)
+        .unreported_payments(money.unreported);
+    if let Some(livemode) = money.livemode {
+        policy = policy.livemode(livemode);
+    }
+    policy
 }
 
 /// Installs the `tracing` subscriber: `RUST_LOG` filter (default `info`), text or JSON lines.

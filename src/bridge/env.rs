@@ -110,6 +110,23 @@ pub struct EnvConfig {
     /// `STRIPE_PULSORA_SHUTDOWN_DEADLINE`: seconds in-flight deliveries get to finish on
     /// SIGTERM, default 20.
     pub shutdown_deadline: Duration,
+    /// The revenue scope and money rules: `STRIPE_PULSORA_LIVEMODE`, `STRIPE_PULSORA_CONNECT`,
+    /// `STRIPE_PULSORA_TAX`, `STRIPE_PULSORA_UNREPORTED_PAYMENTS`.
+    pub money: MoneySettings,
+}
+
+/// How Stripe money becomes Pulsora revenue (see the README, "What counts as revenue").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MoneySettings {
+    /// `STRIPE_PULSORA_LIVEMODE` = `live` | `test` | `any`. Unset: `live` with a Pulsora token,
+    /// `any` in a dry run.
+    pub livemode: Option<stripe_revenue::Livemode>,
+    /// `STRIPE_PULSORA_CONNECT` = `ignore` (default) | `include`.
+    pub connect: stripe_revenue::Connect,
+    /// `STRIPE_PULSORA_TAX` = `exclude` (default) | `include`.
+    pub tax: stripe_revenue::Tax,
+    /// `STRIPE_PULSORA_UNREPORTED_PAYMENTS` = `skip` (default) | `count`.
+    pub unreported: stripe_revenue::UnreportedPayments,
 }
 
 impl fmt::Debug for EnvConfig {
@@ -144,6 +161,7 @@ impl fmt::Debug for EnvConfig {
             )
             .field("log_format", &self.log_format)
             .field("shutdown_deadline", &self.shutdown_deadline)
+            .field("money", &self.money)
             .finish()
     }
 }
@@ -456,11 +474,60 @@ impl EnvConfig {
         };
         let header_timeout =
             Duration::from_secs(positive("STRIPE_PULSORA_HEADER_TIMEOUT", 10, "10")?);
+        let money = MoneySettings {
+            livemode: match get("STRIPE_PULSORA_LIVEMODE") {
+                None => None,
+                Some(v) => Some(v.parse().map_err(|_| {
+                    error(
+                        "STRIPE_PULSORA_LIVEMODE",
+                        v,
+                        "expected live, test or any",
+                        "live",
+                    )
+                })?),
+            },
+            connect: match get("STRIPE_PULSORA_CONNECT") {
+                None => stripe_revenue::Connect::default(),
+                Some(v) => v.parse().map_err(|_| {
+                    error(
+                        "STRIPE_PULSORA_CONNECT",
+                        v,
+                        "expected ignore or include",
+                        "ignore",
+                    )
+                })?,
+            },
+            tax: match get("STRIPE_PULSORA_TAX") {
+                None | Some("exclude") => stripe_revenue::Tax::Exclude,
+                Some("include") => stripe_revenue::Tax::Include,
+                Some(v) => {
+                    return Err(error(
+                        "STRIPE_PULSORA_TAX",
+                        v,
+                        "expected exclude or include",
+                        "exclude",
+                    ))
+                }
+            },
+            unreported: match get("STRIPE_PULSORA_UNREPORTED_PAYMENTS") {
+                None | Some("skip") => stripe_revenue::UnreportedPayments::Skip,
+                Some("count") => stripe_revenue::UnreportedPayments::Count,
+                Some(v) => {
+                    return Err(error(
+                        "STRIPE_PULSORA_UNREPORTED_PAYMENTS",
+                        v,
+                        "expected skip or count",
+                        "skip",
+                    ))
+                }
+            },
+        };
         Ok(Self {
             max_connections,
             max_connections_per_client,
             header_timeout,
             inline_budget,
+            money,
             shutdown_deadline,
             webhook_secrets,
             bind,

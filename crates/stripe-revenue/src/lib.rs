@@ -28,19 +28,31 @@
 //!
 //! # The mapping
 //!
-//! | Stripe event | when | Pulsora `event_type` |
+//! Every event first passes the scope filter ([`scope`]): test-mode events while live mode
+//! counts (the default with a Pulsora token), live-mode events while test mode counts, and
+//! Connect events (`account` set) are acknowledged and left out.
+//!
+//! | Stripe event | when | Pulsora `event_type` (transaction id) |
 //! |---|---|---|
-//! | `checkout.session.completed` / `…async_payment_succeeded` | mode `payment`, paid | `purchase` |
+//! | `checkout.session.completed` / `…async_payment_succeeded` | mode `payment`, paid | `purchase` (the session's invoice if it created one, else its PaymentIntent) |
 //! | `checkout.session.completed` | mode `subscription` | nothing: attribution learned; money comes from the invoice |
-//! | `invoice.paid` (or `invoice.payment_succeeded`, per [`Policy::invoice_event`]) | first invoice of a subscription, amount > 0 | `subscription` + `mrr_impact` |
+//! | `invoice.paid` and/or `invoice.payment_succeeded` | first invoice of a subscription, amount > 0 | `subscription` + `mrr_impact` (the invoice) |
 //! | same | cycle invoice | `renewal` |
 //! | same | other paid invoices | `purchase` |
+//! | same | paid out of band | nothing: no money moved through Stripe |
 //! | `customer.subscription.created/updated` | MRR up / down | `upgrade` / `downgrade` |
 //! | `customer.subscription.updated/deleted` | MRR to 0 | `churn` |
-//! | `charge.refunded` | each new refunded amount | `refund` |
+//! | `charge.refunded`, `refund.created/updated/failed`, `charge.refund.updated` | the payment's refunded total changed | `refund` (`{payment}_refund_{n}`; a failed refund is a refund of the opposite sign) |
+//! | `charge.dispute.closed` (or any dispute event) | status `lost` | `refund` (the dispute id) |
+//! | `invoice_payment.paid` | basil: links the invoice's PaymentIntent | nothing itself; that payment's refunds and disputes now count |
+//!
+//! Revenue excludes tax by default ([`Tax`]); refunds and disputes count only for payments the
+//! bridge reported ([`UnreportedPayments`]) and never exceed `amount_captured`.
 //!
 //! Invariants: **money once** (transaction ids from Stripe object ids, delivered ids
-//! remembered); **MRR adds up** (a ledger per subscription: each event reports
+//! remembered; one id per payment however many events announce it); **money out from a ledger**
+//! (refunds by id and the newest charge snapshot, so a failed refund gives the money back once,
+//! whatever the order); **MRR adds up** (a ledger per subscription: each event reports
 //! `current − reported`, an event older than the ledger's state is not applied); **exact money**
 //! (integers in Stripe's minor units with Stripe's exponent per currency, see [`currency`]);
 //! **both API shapes** (before and after `2025-03-31.basil`).
@@ -80,6 +92,7 @@ mod ledger;
 mod map;
 pub mod mrr;
 mod policy;
+pub mod scope;
 pub mod state;
 mod store;
 pub mod stripe;
@@ -105,7 +118,10 @@ pub use kv::{
     SEND_LEASE, SENT_TTL, STATE_TTL,
 };
 pub use map::{map_event, subjects, MapError, Mapping, Subjects};
-pub use policy::{CurrencyConverter, InvoiceEvent, Policy, RefundSign, PLACEHOLDER_ATTRIBUTION};
+pub use policy::{
+    CurrencyConverter, Policy, RefundSign, Tax, UnreportedPayments, PLACEHOLDER_ATTRIBUTION,
+};
+pub use scope::{Connect, Ignored, Livemode};
 pub use store::{ClaimOutcome, ClaimToken, StateError, StateStore, StoreFuture};
 #[cfg(feature = "stripe-api")]
 pub use stripe_api::{LookupError, StripeApi, FETCH_CACHE_TTL, STRIPE_API_BASE};

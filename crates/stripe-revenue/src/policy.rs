@@ -1,5 +1,6 @@
 //! The choices the default mapping makes, as one value you can change.
 
+use crate::scope::{Connect, Livemode};
 use crate::state::Attribution;
 use rust_decimal::Decimal;
 use std::fmt;
@@ -16,15 +17,31 @@ pub enum RefundSign {
     Positive,
 }
 
-/// Which of the two invoice events carries invoice money. Stripe sends both for a paid invoice;
-/// counting both would double revenue.
+/// What a payment's revenue amount is (`STRIPE_PULSORA_TAX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InvoiceEvent {
-    /// `invoice.paid`: also fires for invoices marked paid out of band. Default.
+pub enum Tax {
+    /// Revenue excludes tax, as Stripe's own revenue figures: an invoice's
+    /// `amount_paid − (total − total_excluding_tax)`, a Checkout Session's
+    /// `amount_total − total_details.amount_tax`. The tax goes in `metadata.tax`. Default.
     #[default]
-    Paid,
-    /// `invoice.payment_succeeded`, as the original integration guide.
-    PaymentSucceeded,
+    Exclude,
+    /// Revenue is what the customer paid, tax included (`amount_paid`, `amount_total`).
+    Include,
+}
+
+/// Refunds and lost disputes of payments the bridge never reported as revenue: PaymentIntents
+/// API or Terminal sales, payments from before the bridge was installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnreportedPayments {
+    /// Money out is sent only for payments whose money in was reported (a Checkout Session, or
+    /// an invoice linked to the charge by `charge.invoice` before basil or by
+    /// `invoice_payment.paid` from basil on), so Pulsora never subtracts money it never added.
+    /// Default.
+    #[default]
+    Skip,
+    /// Every refund and lost dispute of an own-account charge is sent (for Pulsora projects that
+    /// also receive those payments from another source).
+    Count,
 }
 
 /// Converts an amount to your account currency before it is sent (off by default).
@@ -44,7 +61,10 @@ pub trait CurrencyConverter: Send + Sync + 'static {
 #[derive(Clone)]
 pub struct Policy {
     pub(crate) refund_sign: RefundSign,
-    pub(crate) invoice_event: InvoiceEvent,
+    pub(crate) livemode: Option<Livemode>,
+    pub(crate) connect: Connect,
+    pub(crate) tax: Tax,
+    pub(crate) unreported: UnreportedPayments,
     pub(crate) placeholder: Attribution,
     pub(crate) converter: Option<Arc<dyn CurrencyConverter>>,
     pub(crate) payment_processor: String,
@@ -57,7 +77,10 @@ impl Default for Policy {
     fn default() -> Self {
         Self {
             refund_sign: RefundSign::default(),
-            invoice_event: InvoiceEvent::default(),
+            livemode: None,
+            connect: Connect::default(),
+            tax: Tax::default(),
+            unreported: UnreportedPayments::default(),
             placeholder: Attribution {
                 visitor_fingerprint: PLACEHOLDER_ATTRIBUTION.to_owned(),
                 session_id: PLACEHOLDER_ATTRIBUTION.to_owned(),
@@ -72,7 +95,10 @@ impl fmt::Debug for Policy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Policy")
             .field("refund_sign", &self.refund_sign)
-            .field("invoice_event", &self.invoice_event)
+            .field("livemode", &self.livemode)
+            .field("connect", &self.connect)
+            .field("tax", &self.tax)
+            .field("unreported", &self.unreported)
             .field("placeholder", &self.placeholder)
             .field("converter", &self.converter.is_some())
             .finish()
@@ -92,10 +118,57 @@ impl Policy {
         self.refund_sign
     }
 
-    /// Which invoice event is counted. Default: `invoice.paid`.
+    /// Which Stripe mode counts (`livemode`). Default when unset: [`Livemode::Live`] when
+    /// [`RevenueSync`](crate::RevenueSync) sends to Pulsora with a token, [`Livemode::Any`] in a
+    /// dry run (and for [`map_event`](crate::map_event) called on its own).
+    ///
+    /// ```
+    /// use stripe_revenue::{Livemode, Policy};
+    /// let policy = Policy::default().livemode(Livemode::Test);
+    /// assert_eq!(policy.livemode_value(), Some(Livemode::Test));
+    /// ```
     #[must_use]
-    pub fn invoice_event(mut self, event: InvoiceEvent) -> Self {
-        self.invoice_event = event;
+    pub fn livemode(mut self, livemode: Livemode) -> Self {
+        self.livemode = Some(livemode);
+        self
+    }
+
+    /// The configured mode; `None` leaves the choice to the client (see [`Policy::livemode`]).
+    pub fn livemode_value(&self) -> Option<Livemode> {
+        self.livemode
+    }
+
+    /// What to do with Connect events (`account` set). Default: [`Connect::Ignore`].
+    #[must_use]
+    pub fn connect(mut self, connect: Connect) -> Self {
+        self.connect = connect;
+        self
+    }
+
+    /// Whether revenue includes tax. Default: [`Tax::Exclude`].
+    #[must_use]
+    pub fn tax(mut self, tax: Tax) -> Self {
+        self.tax = tax;
+        self
+    }
+
+    /// Refunds and lost disputes of payments the bridge never reported. Default:
+    /// [`UnreportedPayments::Skip`].
+    #[must_use]
+    pub fn unreported_payments(mut self, rule: UnreportedPayments) -> Self {
+        self.unreported = rule;
+        self
+    }
+
+    /// The mode, with the client's default applied when none was chosen.
+    pub(crate) fn resolve_livemode(mut self, dry_run: bool) -> Self {
+        if self.livemode.is_none() {
+            self.livemode = Some(if dry_run {
+                Livemode::Any
+            } else {
+                Livemode::Live
+            });
+        }
         self
     }
 

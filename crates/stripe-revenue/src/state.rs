@@ -1,10 +1,11 @@
-//! What the mapping remembers between events: per-subscription MRR ledger, per-charge refund
-//! high-water mark, learned attribution. The mapping itself is pure: it reads a [`Context`] and
+//! What the mapping remembers between events: per-subscription MRR ledger, per-payment
+//! money-out ledger (refunds by id, disputes), learned attribution. The mapping itself is pure: it reads a [`Context`] and
 //! returns [`StateUpdate`]s, which [`RevenueSync`](crate::RevenueSync) persists once Pulsora
 //! has accepted the events.
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The MRR ledger of one subscription.
 ///
@@ -111,11 +112,68 @@ impl Default for SubscriptionLedger {
     }
 }
 
-/// The refund high-water mark of one charge.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The money-out ledger of one payment, keyed by its PaymentIntent (else its charge): what was
+/// captured, every refund known by id, the newest charge snapshot, lost disputes, and what was
+/// reported. Each event about the payment recomputes the refunded total from it and reports the
+/// difference, so a failed refund gives money back once and a refund never exceeds the capture.
+/// See [`map_event`](crate::map_event) and the README's "What counts as revenue".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChargeLedger {
-    /// The largest cumulative `amount_refunded` already reported, in minor units.
+    /// Net refunded amount reported to Pulsora (refunds minus reversals), minor units.
     pub refunded_reported: i64,
+    /// The payment's money in was reported (a Checkout Session, or a charge linked to an
+    /// invoice), so its money out is too.
+    #[serde(default)]
+    pub reported: bool,
+    /// What can be refunded at most: `amount_captured` (0 for an authorisation never
+    /// captured), from the newest charge snapshot.
+    #[serde(default)]
+    pub captured: Option<i64>,
+    /// The refunded money per the newest `charge.refunded` snapshot.
+    #[serde(default)]
+    pub snapshot: Option<RefundSnapshot>,
+    /// Refunds known by id (`re_…`).
+    #[serde(default)]
+    pub refunds: BTreeMap<String, RefundEntry>,
+    /// Lost disputes by id (`dp_…`) and their amounts, minor units.
+    #[serde(default)]
+    pub disputes_lost: BTreeMap<String, i64>,
+    /// Lost disputes already reported.
+    #[serde(default)]
+    pub disputes_reported: BTreeSet<String>,
+    /// How many refund adjustments were reported (numbers their transaction ids).
+    #[serde(default)]
+    pub adjustments: u32,
+    /// Lower-case ISO currency.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// The paying customer, if known.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// The attribution of the payment's purchase, for its refunds and disputes.
+    #[serde(default)]
+    pub attribution: Option<Attribution>,
+}
+
+/// What a `charge.refunded` snapshot says was refunded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundSnapshot {
+    /// `created` of the event the snapshot came from.
+    pub created: i64,
+    /// Refunded money, minor units: `amount_refunded` less what was only released (never
+    /// captured).
+    pub refunded: i64,
+}
+
+/// One refund known by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundEntry {
+    /// Amount, minor units.
+    pub amount: i64,
+    /// When the refund was created.
+    pub created: i64,
+    /// When it was seen failed or cancelled (sticky: a failed refund never succeeds again).
+    pub failed_at: Option<i64>,
 }
 
 /// A visitor fingerprint and session id, as `@pulsora/core` produces them.
@@ -132,7 +190,7 @@ pub struct Attribution {
 pub struct Context {
     /// Ledger of the event's subscription, if any.
     pub subscription: Option<SubscriptionLedger>,
-    /// Ledger of the event's charge, if any.
+    /// Money-out ledger of the event's payment, if any.
     pub charge: Option<ChargeLedger>,
     /// Attribution learned earlier for the event's customer or subscription.
     pub learned: Option<Attribution>,
@@ -148,7 +206,7 @@ pub struct Context {
 pub enum StateUpdate {
     /// New ledger for a subscription id.
     Subscription(String, SubscriptionLedger),
-    /// New ledger for a charge id.
+    /// New money-out ledger for a payment (PaymentIntent or charge id).
     Charge(String, ChargeLedger),
     /// Attribution learned for a customer or subscription id.
     Attribution(String, Attribution),
@@ -179,7 +237,7 @@ impl MemoryState {
             charge: subjects
                 .charge
                 .as_ref()
-                .and_then(|c| self.charges.get(c).copied()),
+                .and_then(|c| self.charges.get(c).cloned()),
             learned,
             fetched: None,
         }
@@ -193,7 +251,7 @@ impl MemoryState {
                     self.subscriptions.insert(id.clone(), ledger.clone());
                 }
                 StateUpdate::Charge(id, ledger) => {
-                    self.charges.insert(id.clone(), *ledger);
+                    self.charges.insert(id.clone(), ledger.clone());
                 }
                 StateUpdate::Attribution(id, attribution) => {
                     self.attributions.insert(id.clone(), attribution.clone());

@@ -48,6 +48,9 @@ pub enum SyncOutcome {
     Misconfigured(String),
     /// Not worth retrying: handed to the dead-letter hook, answer `200`.
     Permanent(String),
+    /// Outside the revenue scope (test mode, live mode, a Connect account): acknowledged with
+    /// `200`, nothing sent. See [`crate::scope`].
+    Ignored(crate::Ignored),
 }
 
 impl SyncOutcome {
@@ -79,6 +82,9 @@ impl SyncOutcome {
             }
             Self::Permanent(reason) => {
                 serde_json::json!({ "received": true, "dead_lettered": reason })
+            }
+            Self::Ignored(reason) => {
+                serde_json::json!({ "received": true, "ignored": reason.as_str() })
             }
         }
     }
@@ -182,6 +188,8 @@ impl RevenueSync {
         dead_letter: Arc<dyn DeadLetter>,
     ) -> Self {
         let stripes = (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect();
+        // No mode chosen: live when sending with a token, any in a dry run.
+        let policy = policy.resolve_livemode(client.is_dry_run());
         Self {
             inner: Arc::new(Inner {
                 client,
@@ -328,12 +336,22 @@ impl RevenueSync {
                 event_type = %event.event_type(),
                 "Pulsora sync failed for good: {reason}"
             ),
+            SyncOutcome::Ignored(reason) => tracing::debug!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                reason = reason.as_str(),
+                "stripe event outside the revenue scope; acknowledged, nothing sent"
+            ),
         }
         outcome
     }
 
     async fn run(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
         let inner = &self.inner;
+        let livemode = inner.policy.livemode.unwrap_or(crate::Livemode::Any);
+        if let Err(reason) = crate::scope::check(event, livemode, inner.policy.connect) {
+            return SyncOutcome::Ignored(reason);
+        }
         let subjects = match subjects(event) {
             Ok(subjects) => subjects,
             Err(error) => return self.unreadable(event, &error),

@@ -7,12 +7,19 @@ use crate::sync::SyncOutcome;
 /// `store_unavailable`, `configuration_fault`, `permanent_failure`.
 pub const PULSORA_EVENTS: &str = "stripe_pulsora_pulsora_events_total";
 
+/// Events outside the revenue scope, by `reason`: `test_mode`, `live_mode`, `connect_account`.
+pub const IGNORED_EVENTS: &str = "stripe_pulsora_ignored_events_total";
+
 /// Describes the series for exporters that print help texts. Call once after installing a
 /// recorder.
 pub fn describe_metrics() {
     metrics::describe_counter!(
         PULSORA_EVENTS,
         "Revenue events by delivery outcome (sent, already_sent, transient_failure, store_unavailable, configuration_fault, permanent_failure)."
+    );
+    metrics::describe_counter!(
+        IGNORED_EVENTS,
+        "Stripe events outside the revenue scope, acknowledged and not sent, by reason (test_mode, live_mode, connect_account)."
     );
 }
 
@@ -31,5 +38,8 @@ pub(crate) fn record(outcome: &SyncOutcome) {
         SyncOutcome::StoreUnavailable(_) => count("store_unavailable", 1),
         SyncOutcome::Misconfigured(_) => count("configuration_fault", 1),
         SyncOutcome::Permanent(_) => count("permanent_failure", 1),
+        SyncOutcome::Ignored(reason) => {
+            metrics::counter!(IGNORED_EVENTS, "reason" => reason.as_str()).increment(1);
+        }
     }
 }

@@ -185,7 +185,9 @@ async fn bridge() -> Bridge {
         .unwrap();
     Bridge {
         layer: StripeWebhookLayer::new(SECRET),
-        sync: RevenueSync::new(client).policy(Policy::default()),
+        // The fake account is in test mode (livemode false), as a test key reads it.
+        sync: RevenueSync::new(client)
+            .policy(Policy::default().livemode(stripe_revenue::Livemode::Test)),
         pulsora,
     }
 }

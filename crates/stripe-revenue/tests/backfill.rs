@@ -39,7 +39,9 @@ fn sync(url: &str) -> RevenueSync {
         .max_retries(0)
         .build()
         .unwrap();
+    // The fixtures are test-mode events, as `stripe trigger` sends.
     RevenueSync::new(client)
+        .policy(stripe_revenue::Policy::default().livemode(stripe_revenue::Livemode::Test))
 }
 
 /// Two account histories (a purchase with refunds, a subscription's whole life) two days ago,

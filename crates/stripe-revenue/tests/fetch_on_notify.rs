@@ -98,7 +98,10 @@ async fn setup() -> (FakeStripe, RevenueSync, FakePulsora) {
         .max_retries(0)
         .build()
         .unwrap();
-    let sync = RevenueSync::new(client).stripe_api(StripeApi::with_base(KEY, stripe.base_url()));
+    // The fixtures are test-mode events, as `stripe trigger` sends.
+    let sync = RevenueSync::new(client)
+        .policy(stripe_revenue::Policy::default().livemode(stripe_revenue::Livemode::Test))
+        .stripe_api(StripeApi::with_base(KEY, stripe.base_url()));
     (stripe, sync, pulsora)
 }
 

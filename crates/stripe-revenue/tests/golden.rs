@@ -5,10 +5,11 @@
 //! documentation. After an intended change, regenerate with `UPDATE_GOLDEN=1 cargo test -p
 //! stripe-revenue --test golden` and review the diff.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use stripe_revenue::fixtures::{single, ApiShape, EVENT_TYPES};
-use stripe_revenue::state::Context;
-use stripe_revenue::{map_event, InvoiceEvent, Policy};
+use stripe_revenue::state::{ChargeLedger, Context, RefundEntry};
+use stripe_revenue::{map_event, Policy, UnreportedPayments};
 use stripe_webhook::VerifiedStripeEvent;
 
 const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
@@ -43,11 +44,42 @@ fn check(name: &str, stripe_event: &serde_json::Value, events: &[pulsora::Revenu
 }
 
 fn bodies(event: &serde_json::Value, policy: &Policy) -> Vec<pulsora::RevenueEvent> {
+    bodies_in(event, &Context::default(), policy)
+}
+
+fn bodies_in(
+    event: &serde_json::Value,
+    context: &Context,
+    policy: &Policy,
+) -> Vec<pulsora::RevenueEvent> {
     let verified =
         VerifiedStripeEvent::from_verified_bytes(bytes::Bytes::from(event.to_string())).unwrap();
-    map_event(&verified, &Context::default(), policy)
-        .unwrap()
-        .events
+    map_event(&verified, context, policy).unwrap().events
+}
+
+/// The payment of the fixtures' customer as the bridge knows it after the purchase and a 10.00
+/// refund `re_demo_…` (reported as `…_refund_1`): the state the money-out events meet.
+fn paid_and_partly_refunded(reported: bool) -> Context {
+    let n = T0 % 1_000_000;
+    Context {
+        charge: Some(ChargeLedger {
+            refunded_reported: if reported { 1000 } else { 0 },
+            reported,
+            currency: Some("usd".into()),
+            customer: Some(format!("cus_demo_{n}")),
+            refunds: BTreeMap::from([(
+                format!("re_demo_{n}"),
+                RefundEntry {
+                    amount: 1000,
+                    created: T0 - 86_400,
+                    failed_at: None,
+                },
+            )]),
+            adjustments: u32::from(reported),
+            ..ChargeLedger::default()
+        }),
+        ..Context::default()
+    }
 }
 
 #[test]
@@ -55,26 +87,63 @@ fn every_event_type_in_both_api_shapes() {
     for shape in [ApiShape::Basil, ApiShape::Legacy] {
         for event_type in EVENT_TYPES {
             let event = single(event_type, shape, T0).unwrap();
-            // invoice.payment_succeeded is only counted under its policy (never both invoice events).
-            let policy = if event_type == "invoice.payment_succeeded" {
-                Policy::default().invoice_event(InvoiceEvent::PaymentSucceeded)
-            } else {
-                Policy::default()
+            // Money out meets a reported, partly refunded payment; an invoice payment meets one
+            // whose refund waits for the link to its invoice.
+            let context = match event_type {
+                "charge.refunded"
+                | "refund.failed"
+                | "charge.refund.updated"
+                | "charge.dispute.closed" => paid_and_partly_refunded(true),
+                "invoice_payment.paid" => paid_and_partly_refunded(false),
+                _ => Context::default(),
             };
             let name = format!(
                 "{}-{}",
                 event_type.replace('.', "_"),
                 format!("{shape:?}").to_lowercase()
             );
-            check(&name, &event, &bodies(&event, &policy));
+            check(
+                &name,
+                &event,
+                &bodies_in(&event, &context, &Policy::default()),
+            );
         }
     }
 }
 
 #[test]
-fn invoice_payment_succeeded_is_ignored_under_the_default_policy() {
-    let event = single("invoice.payment_succeeded", ApiShape::Basil, T0).unwrap();
-    assert!(bodies(&event, &Policy::default()).is_empty());
+fn both_invoice_events_map_to_the_same_transaction() {
+    let paid = single("invoice.paid", ApiShape::Basil, T0).unwrap();
+    let succeeded = single("invoice.payment_succeeded", ApiShape::Basil, T0).unwrap();
+    let a = bodies(&paid, &Policy::default());
+    let b = bodies(&succeeded, &Policy::default());
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].transaction_id, b[0].transaction_id);
+    assert_eq!(a[0].amount, b[0].amount);
+}
+
+/// The fields the money rules read, in both API shapes: tax (`total_details.amount_tax`,
+/// `total_excluding_tax`, `total_taxes` / `tax`), invoice creation (`invoice`), the invoice
+/// payment link, capture (`captured`, `amount_captured`), refunds by id and disputes.
+#[test]
+fn money_rules_read_both_api_shapes() {
+    use stripe_revenue::fixtures::scenario;
+    let count = Policy::default().unreported_payments(UnreportedPayments::Count);
+    for shape in [ApiShape::Basil, ApiShape::Legacy] {
+        let lower = format!("{shape:?}").to_lowercase();
+        for (name, policy) in [
+            ("checkout_invoice", Policy::default()),
+            ("uncaptured_release", count.clone()),
+            ("unreported_refund", Policy::default()),
+            ("dispute_lost", Policy::default()),
+        ] {
+            // Each event on its own, as the first the bridge sees.
+            for (k, event) in scenario(name, shape, T0).unwrap().iter().enumerate() {
+                let file = format!("{name}_{}-{lower}", k + 1);
+                check(&file, event, &bodies(event, &policy));
+            }
+        }
+    }
 }
 
 #[test]

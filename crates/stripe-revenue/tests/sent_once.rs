@@ -17,7 +17,10 @@ fn sync(url: &str, store: impl StateStore) -> RevenueSync {
         .max_retries(0)
         .build()
         .unwrap();
-    RevenueSync::new(client).state_store(store)
+    // The fixtures are test-mode events, as `stripe trigger` sends.
+    RevenueSync::new(client)
+        .policy(stripe_revenue::Policy::default().livemode(stripe_revenue::Livemode::Test))
+        .state_store(store)
 }
 
 fn unavailable(what: &str) {

@@ -22,7 +22,10 @@ fn sync(url: &str, store: impl StateStore) -> RevenueSync {
         .max_retries(0)
         .build()
         .unwrap();
-    RevenueSync::new(client).state_store(store)
+    // The fixtures are test-mode events, as `stripe trigger` sends.
+    RevenueSync::new(client)
+        .policy(stripe_revenue::Policy::default().livemode(stripe_revenue::Livemode::Test))
+        .state_store(store)
 }
 
 /// Every transaction accepted exactly once; money 60.00; MRR over the life sums to zero.

@@ -78,6 +78,7 @@ fn refund_of(customer: &str, id: &str) -> VerifiedStripeEvent {
     let mut charge = refunded_charge(1, 1000, 1000, "usd");
     charge["customer"] = serde_json::json!(customer);
     charge["id"] = serde_json::json!(format!("ch_{id}"));
+    charge["payment_intent"] = serde_json::json!(format!("pi_{id}"));
     let e = event(
         &format!("evt_{id}"),
         "charge.refunded",
@@ -97,7 +98,14 @@ async fn sync_with(stripe_base: &str) -> (RevenueSync, FakePulsora) {
         .build()
         .unwrap();
     (
-        RevenueSync::new(client).stripe_api(StripeApi::with_base("rk_test_lookup", stripe_base)),
+        RevenueSync::new(client)
+            // Refunds of payments this test never sends: counted, so the lookup has work.
+            .policy(
+                stripe_revenue::Policy::default()
+                    .livemode(stripe_revenue::Livemode::Test)
+                    .unreported_payments(stripe_revenue::UnreportedPayments::Count),
+            )
+            .stripe_api(StripeApi::with_base("rk_test_lookup", stripe_base)),
         pulsora,
     )
 }
@@ -115,17 +123,17 @@ async fn unattributed_refund_is_attributed_from_the_customer_and_remembered() {
         200
     );
     let accepted = pulsora.accepted();
-    for tx in ["ch_a_refund_1000", "ch_b_refund_1000"] {
+    for tx in ["pi_a_refund_1", "pi_b_refund_1"] {
         let body = &accepted[tx][0];
         assert_eq!(body["visitor_fingerprint"], "fp_api");
         assert_eq!(body["session_id"], "sess_api");
     }
     assert_eq!(
-        accepted["ch_a_refund_1000"][0]["metadata"]["attribution_source"],
+        accepted["pi_a_refund_1"][0]["metadata"]["attribution_source"],
         "stripe_api"
     );
     assert_eq!(
-        accepted["ch_b_refund_1000"][0]["metadata"]["attribution_source"],
+        accepted["pi_b_refund_1"][0]["metadata"]["attribution_source"],
         "learned"
     );
     assert_eq!(
@@ -144,7 +152,7 @@ async fn customer_without_metadata_falls_back_to_the_placeholder() {
         200
     );
     assert_eq!(
-        pulsora.accepted()["ch_c_refund_1000"][0]["visitor_fingerprint"],
+        pulsora.accepted()["pi_c_refund_1"][0]["visitor_fingerprint"],
         "stripe_unattributed"
     );
 }

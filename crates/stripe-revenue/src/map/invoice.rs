@@ -1,11 +1,14 @@
 //! Invoices: `invoice.paid` / `invoice.payment_succeeded`.
 
+use super::charge::{payment_key, remember_payment};
+use super::payment::settle;
 use super::subscription::movement;
 use super::{Envelope, Mapped};
 use crate::currency::to_major;
 use crate::draft::Draft;
 use crate::ledger::Origin;
-use crate::state::{StateUpdate, SubscriptionLedger};
+use crate::policy::Tax;
+use crate::state::{ChargeLedger, StateUpdate, SubscriptionLedger};
 use crate::stripe::{Expandable, Invoice};
 use pulsora::EventType as Kind;
 use rust_decimal::Decimal;
@@ -16,9 +19,17 @@ use serde_json::json;
 /// `purchase` (anything else, and any invoice paid after cancellation). Subscription invoices
 /// also settle the subscription's MRR ledger (see `ledger.rs`); an invoice that paid nothing
 /// still does, and reports an MRR movement alone if it moved anything.
+///
+/// Money: the invoice id is the transaction id, so `invoice.paid` and
+/// `invoice.payment_succeeded` (and the Checkout Session that created the invoice) count once
+/// together. Revenue excludes tax by default ([`Tax`]). An invoice paid out of band
+/// (`paid_out_of_band`, both API shapes) moved no money through Stripe: it counts as one that
+/// paid nothing. Before basil the invoice names its PaymentIntent, which is remembered as
+/// reported, so that payment's refunds and disputes count.
 pub(crate) fn map(
     invoice: &Invoice,
     stored: Option<&SubscriptionLedger>,
+    payment: Option<&ChargeLedger>,
     event: &Envelope<'_>,
 ) -> Mapped {
     let subscription_id = invoice.subscription_id().map(str::to_owned);
@@ -29,9 +40,36 @@ pub(crate) fn map(
     let reason = invoice.billing_reason.as_deref().unwrap_or("manual");
     let customer_id = customer.map_or_else(|| format!("guest_{}", invoice.id), str::to_owned);
     let mut out = Mapped::default();
-    let mut draft = (invoice.amount_paid > 0).then(|| Draft {
+    let out_of_band = invoice.paid_out_of_band == Some(true);
+    if out_of_band {
+        out.notes
+            .push("invoice paid out of band: no money moved through Stripe".into());
+    }
+    let tax = invoice.tax_amount().clamp(0, invoice.amount_paid.max(0));
+    let amount = match event.policy.tax {
+        Tax::Exclude => invoice.amount_paid - tax,
+        Tax::Include => invoice.amount_paid,
+    };
+    // Money out of this invoice's payment (before basil the invoice names it).
+    let mut money_out = Vec::new();
+    if let Some(key) = payment_key(invoice.payment_intent.as_ref(), invoice.charge.as_ref()) {
+        if !out_of_band && invoice.amount_paid > 0 {
+            let mut payment = payment.cloned().unwrap_or_default();
+            payment.reported = true;
+            remember_payment(
+                &mut payment,
+                Some(currency),
+                invoice.customer.as_ref(),
+                event,
+            );
+            money_out = settle(key, &mut payment, event, &mut out.notes);
+            out.updates
+                .push(StateUpdate::Charge(key.to_owned(), payment));
+        }
+    }
+    let mut draft = (amount > 0 && !out_of_band).then(|| Draft {
         kind: Kind::Purchase,
-        amount: to_major(invoice.amount_paid, currency),
+        amount: to_major(amount, currency),
         currency: currency.to_ascii_uppercase(),
         transaction_id: invoice.id.clone(),
         customer_id: customer_id.clone(),
@@ -40,15 +78,25 @@ pub(crate) fn map(
         subscription_id: None,
         mrr_impact: None,
         is_recurring: None,
-        metadata: json!({ "invoice": invoice.id, "billing_reason": reason, "stripe_event": event.event_id }),
+        metadata: json!({
+            "invoice": invoice.id,
+            "billing_reason": reason,
+            "stripe_event": event.event_id,
+            "tax": to_major(tax, currency).to_string(),
+        }),
     });
     let Some(subscription_id) = subscription_id else {
         return match draft {
             Some(draft) => {
                 out.drafts.push(draft);
+                out.drafts.extend(money_out);
                 out
             }
-            None => Mapped::note("invoice paid nothing (credit or 100% discount)"),
+            None => {
+                out.notes
+                    .push("invoice paid nothing (credit or 100% discount)".into());
+                out
+            }
         };
     };
     let mut ledger = SubscriptionLedger::load(stored);
@@ -107,5 +155,6 @@ pub(crate) fn map(
         money.mrr_impact = Some(delta);
     }
     out.drafts.push(money);
+    out.drafts.extend(money_out);
     out
 }

@@ -7,20 +7,31 @@
 //!    payload), then what earlier events taught, then the placeholder; what the object itself
 //!    names is remembered for its customer and subscription;
 //! 3. one pure function per Stripe object — [`checkout`], [`invoice`], [`subscription`],
-//!    [`charge`] — turns (object, subject state) into drafts and state updates;
+//!    [`charge`] (charges, refunds, invoice payments), [`dispute`] — turns (object, subject
+//!    state) into drafts and state updates; money out goes through one ledger per payment
+//!    ([`payment`]);
 //! 4. drafts become Pulsora requests (currency hook applied) in one place.
+//!
+//! Before all of it, the scope filter ([`crate::scope`]) leaves out test-mode or live-mode
+//! events and Connect events, as the policy says.
 
 pub(crate) mod adopt;
 mod charge;
 mod checkout;
+mod dispute;
 mod invoice;
+mod payment;
 mod subscription;
 
 use crate::attribution::{self, Source};
 use crate::draft::Draft;
-use crate::policy::{InvoiceEvent, Policy};
+use crate::policy::Policy;
+use crate::scope::{self, Ignored, Livemode};
 use crate::state::{Attribution, Context, StateUpdate};
-use crate::stripe::{Charge, CheckoutSession, Discount, Expandable, Invoice, Subscription};
+use crate::stripe::{
+    Charge, CheckoutSession, Discount, Dispute, Expandable, Invoice, InvoicePayment, Refund,
+    Subscription,
+};
 use pulsora::RevenueEvent;
 use serde_json::json;
 use stripe_webhook::{EventType, VerifiedStripeEvent};
@@ -34,6 +45,8 @@ pub struct Mapping {
     pub updates: Vec<StateUpdate>,
     /// Why nothing (or less than expected) was emitted, for logs.
     pub notes: Vec<String>,
+    /// Set when the scope filter left the event out (test mode, live mode, Connect).
+    pub ignored: Option<Ignored>,
 }
 
 /// The ids an event concerns, so the caller can load their state before mapping.
@@ -43,7 +56,8 @@ pub struct Subjects {
     pub customer: Option<String>,
     /// The subscription, if any.
     pub subscription: Option<String>,
-    /// The charge, for refunds.
+    /// The payment whose money-out ledger the event reads: its PaymentIntent, else its charge
+    /// (checkouts, charges, refunds, disputes, invoice payments, invoices before basil).
     pub charge: Option<String>,
 }
 
@@ -58,7 +72,9 @@ pub struct MapError {
     source: serde_json::Error,
 }
 
-/// The Stripe object an event carries, read once.
+/// The Stripe object an event carries, read once (one per event, on the stack briefly: the size
+/// difference between variants does not matter).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Object {
     Checkout(CheckoutSession),
     Invoice(Invoice),
@@ -69,6 +85,9 @@ pub(crate) enum Object {
     /// The bridge's own adoption events (see [`adopt`]): the subscription, and whether to
     /// report an opening balance.
     Adopt(Subscription, bool),
+    Refund(Refund),
+    Dispute(Dispute),
+    InvoicePayment(InvoicePayment),
     /// Not a revenue event.
     Other,
 }
@@ -100,6 +119,16 @@ pub(crate) fn parse(event: &VerifiedStripeEvent) -> Result<Object, MapError> {
             Object::Subscription(object(event, "Subscription")?)
         }
         EventType::ChargeRefunded => Object::Charge(object(event, "Charge")?),
+        EventType::RefundCreated
+        | EventType::RefundUpdated
+        | EventType::RefundFailed
+        | EventType::ChargeRefundUpdated => Object::Refund(object(event, "Refund")?),
+        EventType::ChargeDisputeCreated
+        | EventType::ChargeDisputeUpdated
+        | EventType::ChargeDisputeClosed
+        | EventType::ChargeDisputeFundsWithdrawn
+        | EventType::ChargeDisputeFundsReinstated => Object::Dispute(object(event, "Dispute")?),
+        EventType::InvoicePaymentPaid => Object::InvoicePayment(object(event, "Invoice Payment")?),
         EventType::Other(kind) if kind.starts_with("customer.discount.") => {
             Object::Discount(object(event, "Discount")?)
         }
@@ -120,12 +149,13 @@ impl Object {
             Self::Checkout(s) => Subjects {
                 customer: id(&s.customer),
                 subscription: id(&s.subscription),
-                charge: None,
+                charge: id(&s.payment_intent),
             },
             Self::Invoice(i) => Subjects {
                 customer: id(&i.customer),
                 subscription: i.subscription_id().map(str::to_owned),
-                charge: None,
+                charge: charge::payment_key(i.payment_intent.as_ref(), i.charge.as_ref())
+                    .map(str::to_owned),
             },
             Self::Subscription(s) | Self::Adopt(s, _) => Subjects {
                 customer: id(&s.customer),
@@ -135,7 +165,29 @@ impl Object {
             Self::Charge(c) => Subjects {
                 customer: id(&c.customer),
                 subscription: None,
-                charge: Some(c.id.clone()),
+                charge: Some(
+                    charge::payment_key(c.payment_intent.as_ref(), None)
+                        .unwrap_or(&c.id)
+                        .to_owned(),
+                ),
+            },
+            Self::Refund(r) => Subjects {
+                charge: charge::payment_key(r.payment_intent.as_ref(), r.charge.as_ref())
+                    .map(str::to_owned),
+                ..Subjects::default()
+            },
+            Self::Dispute(d) => Subjects {
+                charge: charge::payment_key(d.payment_intent.as_ref(), d.charge.as_ref())
+                    .map(str::to_owned),
+                ..Subjects::default()
+            },
+            Self::InvoicePayment(p) => Subjects {
+                charge: p
+                    .payment
+                    .as_ref()
+                    .and_then(|d| charge::payment_key(d.payment_intent.as_ref(), d.charge.as_ref()))
+                    .map(str::to_owned),
+                ..Subjects::default()
             },
             Self::Discount(d) => Subjects {
                 customer: None,
@@ -183,7 +235,17 @@ impl Object {
                 None,
                 Vec::new(),
             ),
-            Self::Discount(_) | Self::Other => (None, None, Vec::new()),
+            Self::Refund(r) => (
+                attribution::from_metadata(r.metadata.as_ref()),
+                None,
+                Vec::new(),
+            ),
+            Self::Dispute(d) => (
+                attribution::from_metadata(d.metadata.as_ref()),
+                None,
+                Vec::new(),
+            ),
+            Self::Discount(_) | Self::InvoicePayment(_) | Self::Other => (None, None, Vec::new()),
         }
     }
 }
@@ -201,6 +263,8 @@ pub(crate) struct Envelope<'a> {
     pub(crate) event_type: &'a EventType,
     /// The event's `created` (Unix seconds; 0 if absent).
     pub(crate) created: i64,
+    /// The API version the payload was rendered with.
+    pub(crate) api_version: Option<&'a str>,
     /// The attribution resolved for this event.
     pub(crate) attribution: Attribution,
     /// Where it came from.
@@ -237,16 +301,19 @@ pub fn map_event(
     context: &Context,
     policy: &Policy,
 ) -> Result<Mapping, MapError> {
-    let object = parse(event)?;
-    let counted = match (event.event_type(), &object) {
-        (EventType::InvoicePaid, _) => policy.invoice_event == InvoiceEvent::Paid,
-        (EventType::InvoicePaymentSucceeded, _) => {
-            policy.invoice_event == InvoiceEvent::PaymentSucceeded
+    let livemode = policy.livemode.unwrap_or(Livemode::Any);
+    let account = match scope::check(event, livemode, policy.connect) {
+        Ok(account) => account,
+        Err(reason) => {
+            return Ok(Mapping {
+                notes: vec![format!("ignored: {reason}")],
+                ignored: Some(reason),
+                ..Mapping::default()
+            })
         }
-        (_, Object::Other) => false,
-        _ => true,
     };
-    if !counted {
+    let object = parse(event)?;
+    if matches!(object, Object::Other) {
         return Ok(Mapping {
             notes: vec![format!("{} is not a revenue event", event.event_type())],
             ..Mapping::default()
@@ -256,8 +323,13 @@ pub fn map_event(
     // Attribution, once per event: what the payload names, then what earlier events taught,
     // then the placeholder. What the payload names is remembered for later events.
     let (own, related, keys) = object.named_attribution();
-    let (attribution, source) =
-        attribution::resolve(own, related, context.learned.as_ref(), &policy.placeholder);
+    // What earlier events taught: about the customer or subscription, else about the payment
+    // (refund and dispute objects name no customer).
+    let learned = context
+        .learned
+        .as_ref()
+        .or_else(|| context.charge.as_ref().and_then(|l| l.attribution.as_ref()));
+    let (attribution, source) = attribution::resolve(own, related, learned, &policy.placeholder);
     let mut updates = Vec::new();
     if !matches!(source, Source::Placeholder | Source::Learned) {
         for key in keys {
@@ -272,19 +344,26 @@ pub fn map_event(
         event_id: event.id(),
         event_type: event.event_type(),
         created: event.created_unix().unwrap_or(0),
+        api_version: event.api_version(),
         attribution,
         source,
         policy,
         raw: event,
         fetched: context.fetched.as_ref().map(|(s, at)| (s, *at)),
     };
+    let payment = context.charge.as_ref();
     let mapped = match &object {
-        Object::Checkout(session) => checkout::map(session, &envelope),
-        Object::Invoice(invoice) => invoice::map(invoice, context.subscription.as_ref(), &envelope),
+        Object::Checkout(session) => checkout::map(session, payment, &envelope),
+        Object::Invoice(invoice) => {
+            invoice::map(invoice, context.subscription.as_ref(), payment, &envelope)
+        }
         Object::Subscription(sub) => {
             subscription::map(sub, context.subscription.as_ref(), &envelope)
         }
-        Object::Charge(charge) => charge::map(charge, context.charge, &envelope),
+        Object::Charge(charge) => charge::map_charge(charge, payment, &envelope),
+        Object::Refund(refund) => charge::map_refund(refund, payment, &envelope),
+        Object::Dispute(dispute) => dispute::map(dispute, payment, &envelope),
+        Object::InvoicePayment(paid) => charge::map_invoice_payment(paid, payment, &envelope),
         Object::Discount(d) => subscription::discount(d, context.subscription.as_ref(), &envelope),
         Object::Adopt(sub, opening) => {
             adopt::map(sub, context.subscription.as_ref(), *opening, &envelope)
@@ -301,10 +380,16 @@ pub fn map_event(
         events: mapped
             .drafts
             .into_iter()
-            .map(|d| convert_currency(d, policy).into_revenue_event(processor))
+            .map(|mut d| {
+                if let Some(account) = &account {
+                    d.metadata["stripe_account"] = json!(account);
+                }
+                convert_currency(d, policy).into_revenue_event(processor)
+            })
             .collect(),
         updates,
         notes: mapped.notes,
+        ignored: None,
     })
 }
 

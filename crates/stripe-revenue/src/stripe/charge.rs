@@ -10,6 +10,13 @@ pub struct Charge {
     /// Amount intended to be collected, minor units.
     #[serde(default)]
     pub amount: i64,
+    /// Amount captured, minor units (can be less than `amount` after a partial capture; 0 for
+    /// an authorisation never captured).
+    #[serde(default)]
+    pub amount_captured: Option<i64>,
+    /// Whether the charge was captured (`false`: an authorisation only).
+    #[serde(default)]
+    pub captured: Option<bool>,
     /// Cumulative refunded amount, minor units.
     #[serde(default)]
     pub amount_refunded: i64,
@@ -28,6 +35,10 @@ pub struct Charge {
     /// The invoice (removed from Charge at `2025-03-31.basil`).
     #[serde(default)]
     pub invoice: Option<Expandable>,
+    /// The refunds (older API versions, or when expanded; absent from webhooks since
+    /// `2022-11-15`).
+    #[serde(default)]
+    pub refunds: Option<super::subscription::List<super::Refund>>,
     /// Charge metadata.
     #[serde(default)]
     pub metadata: Option<Metadata>,

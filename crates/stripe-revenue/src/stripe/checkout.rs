@@ -16,6 +16,9 @@ pub struct CheckoutSession {
     /// Total after discounts and taxes, in minor units.
     #[serde(default)]
     pub amount_total: Option<i64>,
+    /// Discounts, shipping and tax of `amount_total`.
+    #[serde(default)]
+    pub total_details: Option<TotalDetails>,
     /// Lower-case ISO currency.
     #[serde(default)]
     pub currency: Option<String>,
@@ -37,4 +40,16 @@ pub struct CheckoutSession {
     /// The invoice created by the session, if any.
     #[serde(default)]
     pub invoice: Option<Expandable>,
+}
+
+/// `checkout.session.total_details`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct TotalDetails {
+    /// The tax part of `amount_total`, minor units.
+    #[serde(default)]
+    pub amount_tax: Option<i64>,
+    /// The discount already taken off `amount_total`, minor units.
+    #[serde(default)]
+    pub amount_discount: Option<i64>,
 }

@@ -11,6 +11,24 @@ pub struct Invoice {
     /// Amount paid, minor units.
     #[serde(default)]
     pub amount_paid: i64,
+    /// Total after discounts, tax included, minor units.
+    #[serde(default)]
+    pub total: Option<i64>,
+    /// Total after discounts, tax excluded, minor units (both API shapes; null on old invoices).
+    #[serde(default)]
+    pub total_excluding_tax: Option<i64>,
+    /// Before basil: the tax amount.
+    #[serde(default)]
+    pub tax: Option<i64>,
+    /// From basil on: the taxes, each with its amount.
+    #[serde(default)]
+    pub total_taxes: Option<Vec<InvoiceTax>>,
+    /// Marked paid outside Stripe (both API shapes; deprecated in later versions, still sent).
+    #[serde(default)]
+    pub paid_out_of_band: Option<bool>,
+    /// Before basil: the charge that paid the invoice.
+    #[serde(default)]
+    pub charge: Option<Expandable>,
     /// Lower-case ISO currency.
     #[serde(default)]
     pub currency: Option<String>,
@@ -38,6 +56,15 @@ pub struct Invoice {
     /// The lines (first page).
     #[serde(default)]
     pub lines: Option<List<InvoiceLine>>,
+}
+
+/// One entry of `invoice.total_taxes` (basil and later).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[non_exhaustive]
+pub struct InvoiceTax {
+    /// Tax amount, minor units.
+    #[serde(default)]
+    pub amount: i64,
 }
 
 /// `invoice.parent` (basil and later).
@@ -185,6 +212,20 @@ impl Invoice {
                     .and_then(|d| d.subscription.as_ref())
             })
             .map(Expandable::id)
+    }
+
+    /// The tax in the invoice's total, minor units, from either API shape:
+    /// `total − total_excluding_tax`, else `tax` (before basil), else the sum of `total_taxes`.
+    pub fn tax_amount(&self) -> i64 {
+        if let (Some(total), Some(excluding)) = (self.total, self.total_excluding_tax) {
+            return (total - excluding).max(0);
+        }
+        if let Some(tax) = self.tax {
+            return tax.max(0);
+        }
+        self.total_taxes.as_ref().map_or(0, |taxes| {
+            taxes.iter().map(|t| t.amount).sum::<i64>().max(0)
+        })
     }
 
     /// The metadata snapshot of the invoice's subscription, from either API shape.

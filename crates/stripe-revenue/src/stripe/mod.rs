@@ -5,15 +5,21 @@
 mod charge;
 mod checkout;
 mod discount;
+mod dispute;
 mod expandable;
 mod invoice;
+mod invoice_payment;
+mod refund;
 mod subscription;
 
 pub use charge::Charge;
-pub use checkout::CheckoutSession;
+pub use checkout::{CheckoutSession, TotalDetails};
 pub use discount::{AppliesTo, Coupon, CouponRef, Discount, DiscountRef, DiscountSource};
+pub use dispute::Dispute;
 pub use expandable::Expandable;
-pub use invoice::{Invoice, InvoiceLine, LineDiscountAmount, LinePeriod, LineTax};
+pub use invoice::{Invoice, InvoiceLine, InvoiceTax, LineDiscountAmount, LinePeriod, LineTax};
+pub use invoice_payment::{InvoicePayment, InvoicePaymentDetails};
+pub use refund::Refund;
 pub use subscription::{
     List, Price, PriceTier, Recurring, Subscription, SubscriptionItem, TaxRate, TransformQuantity,
 };
