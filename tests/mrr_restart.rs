@@ -36,6 +36,8 @@ async fn start(port: u16, pulsora_url: &str, state: &std::path::Path) -> Server 
         .env("STRIPE_WEBHOOK_SECRET", SECRET)
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("PULSORA_API_TOKEN", "sec_mrr_restart")
+        // The fixtures are test-mode events; with a token the bridge counts live ones only.
+        .env("STRIPE_PULSORA_LIVEMODE", "test")
         .env("PULSORA_ENDPOINT", pulsora_url)
         .env("STATE_DIRECTORY", state)
         .env("RUST_LOG", "warn")
