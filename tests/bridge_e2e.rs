@@ -219,6 +219,25 @@ async fn run_all_scenarios(framework: Framework, fail_first: u32) {
         ["50 EUR", "5000 JPY", "12.34 KWD", "279.98 USD"],
         "{framework:?}"
     );
+    // MRR through both frameworks: every subscription of the scenarios moved, then churned, so
+    // Σ mrr_impact per subscription is exactly 0 (the ledger's invariant, born in view).
+    let mut mrr: std::collections::BTreeMap<String, (pulsora::Decimal, usize)> = Default::default();
+    for bodies in accepted.values() {
+        let event: pulsora::RevenueEvent = serde_json::from_value(bodies[0].clone()).unwrap();
+        if let (Some(sub), Some(impact)) = (event.customer_subscription_id, event.mrr_impact) {
+            let entry = mrr.entry(sub).or_default();
+            entry.0 += impact;
+            entry.1 += usize::from(!impact.is_zero());
+        }
+    }
+    assert!(mrr.len() >= 2, "{framework:?}: {mrr:?}");
+    for (sub, (total, moves)) in &mrr {
+        assert!(*moves >= 2, "{framework:?}: {sub} moved {moves} times");
+        assert!(
+            total.is_zero(),
+            "{framework:?}: {sub}: Σ mrr_impact {total} after churn"
+        );
+    }
 }
 
 #[tokio::test]
