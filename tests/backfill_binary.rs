@@ -43,24 +43,40 @@ fn bridge_env(command: &mut Command, store: &str, pulsora_url: &str) {
         .env("RUST_LOG", "warn");
 }
 
-async fn run_backfill(store: &str, pulsora_url: &str, stripe: &FakeStripe) -> (i32, String) {
+/// Runs `stripe-pulsora serve` on `store`, delivers `events` by webhook (each answered 200), and
+/// stops it.
+async fn serve_events(store: &str, pulsora_url: &str, events: &[serde_json::Value]) {
+    let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
-    command.args(["backfill", "--since", "3d"]);
+    command.arg("serve");
     bridge_env(&mut command, store, pulsora_url);
-    command
-        .env("STRIPE_API_KEY", KEY)
-        .env("STRIPE_API_BASE", stripe.base_url())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    let child = command.spawn().expect("start backfill");
-    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
+    let mut child = command
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .spawn()
         .unwrap();
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-    )
+    let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the bridge did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for event in events {
+        let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
+        assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn run_backfill(store: &str, pulsora_url: &str, stripe: &FakeStripe) -> (i32, String) {
+    run_command(&["backfill", "--since", "3d"], store, pulsora_url, stripe).await
 }
 
 /// Total of the `sent` column in the summary's `total` row.
@@ -83,70 +99,14 @@ async fn backfill_after_an_outage_equals_an_uninterrupted_bridge() {
     // The reference: an uninterrupted bridge gets every event by webhook.
     let (reference, reference_url) = FakePulsora::start(0).await;
     let reference_store = format!("sqlite:{}", dir.path().join("reference.sqlite3").display());
-    {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
-        command.arg("serve");
-        bridge_env(&mut command, &reference_store, &reference_url);
-        let mut child = command
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the bridge did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for event in &events {
-            let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
-            assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    serve_events(&reference_store, &reference_url, &events).await;
     let want = reference.accepted();
     assert!(want.len() >= 6);
 
     // The bridge under test takes the first three events, then is down.
     let (pulsora, pulsora_url) = FakePulsora::start(0).await;
     let store = format!("sqlite:{}", dir.path().join("bridge.sqlite3").display());
-    {
-        let port = free_port();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
-        command.arg("serve");
-        bridge_env(&mut command, &store, &pulsora_url);
-        let mut child = command
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "the bridge did not come up");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        for event in &events[..3] {
-            let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
-            assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    serve_events(&store, &pulsora_url, &events[..3]).await;
     let before = pulsora.accepted().len();
     assert!(before > 0 && before < want.len());
 
