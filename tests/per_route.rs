@@ -25,6 +25,22 @@ fn client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
+/// Serves `app` on a fresh loopback port with the peer address available, as in production.
+async fn serve(app: axum::Router) -> (SocketAddr, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    (addr, server)
+}
+
 /// What every app in this file must answer, whatever the framework.
 async fn assert_untouched(addr: SocketAddr) {
     let client = client();
@@ -105,17 +121,7 @@ async fn axum_method_router_route_layer_leaves_other_routes_alone() {
             post(on_event).route_layer(StripeWebhookLayer::new(SECRET)),
         )
         .route("/healthz", get(|| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let (addr, server) = serve(app).await;
     assert_untouched(addr).await;
     server.abort();
 }
@@ -174,17 +180,7 @@ async fn axum_optional_extractor_serves_verified_and_plain_routes() {
             post(either).route_layer(StripeWebhookLayer::new(SECRET)),
         )
         .route("/plain", post(either));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let (addr, server) = serve(app).await;
     let client = client();
     let plain = client
         .post(format!("http://{addr}/plain"))
@@ -246,15 +242,7 @@ async fn handler_logs_carry_the_delivery_span_on_both_frameworks() {
         PATH,
         axum::routing::post(axum_handler).route_layer(StripeWebhookLayer::new(SECRET)),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let axum_addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let (axum_addr, server) = serve(app).await;
 
     let webhook = StripeWebhook::new(SECRET);
     let std_listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
