@@ -28,25 +28,25 @@ async fn layer(store: &str) -> stripe_pulsora::StripeWebhookLayer {
     if let Some(path) = store.strip_prefix("sqlite:") {
         let _ = std::fs::remove_file(path);
         return layer.replay_store(
-            stripe_pulsora::stripe_webhook::SqliteStore::open(path).expect("open sqlite"),
+            stripe_pulsora::stripe_webhook_guard::SqliteStore::open(path).expect("open sqlite"),
         );
     }
     if store.starts_with("redis://") {
-        let redis = stripe_pulsora::stripe_webhook::RedisStore::connect(store)
+        let redis = stripe_pulsora::stripe_webhook_guard::RedisStore::connect(store)
             .await
             .expect("connect redis");
         return layer.replay_store(redis);
     }
     if store.starts_with("postgres://") || store.starts_with("postgresql://") {
-        let db = stripe_pulsora::stripe_webhook::PostgresStore::connect(store)
+        let db = stripe_pulsora::stripe_webhook_guard::PostgresStore::connect(store)
             .await
             .expect("connect postgres");
         return layer.replay_store(db);
     }
     if store == "moka" {
         // The store layer's moka backend in place of the default sharded map (same semantics).
-        return layer.replay_store(stripe_pulsora::stripe_webhook::BackendStore::over(
-            stripe_pulsora::stripe_webhook::store::Memory::new(),
+        return layer.replay_store(stripe_pulsora::stripe_webhook_guard::BackendStore::over(
+            stripe_pulsora::stripe_webhook_guard::store::Memory::new(),
         ));
     }
     layer

@@ -3,7 +3,7 @@
 //! Stripe webhooks → Pulsora revenue, as Rust middleware. This facade re-exports the member
 //! crates so one dependency gives you everything:
 //!
-//! - [`stripe_webhook`]: verification, the typed [`VerifiedStripeEvent`], replay protection,
+//! - [`stripe_webhook_guard`]: verification, the typed [`VerifiedStripeEvent`], replay protection,
 //!   per-IP rate limiting, the tower [`StripeWebhookLayer`] (feature `axum` for the extractor)
 //!   and the actix-web middleware `StripeWebhook` (feature `actix-web`);
 //! - [`stripe_revenue`]: verified events → Pulsora revenue events (exact money, MRR that adds
@@ -40,9 +40,9 @@ pub struct ReadmeDoctests;
 pub use pulsora;
 pub use stripe_revenue;
 pub use stripe_revenue::RevenueSync;
-pub use stripe_webhook;
+pub use stripe_webhook_guard;
 #[cfg(feature = "actix-web")]
-pub use stripe_webhook::StripeWebhook;
-pub use stripe_webhook::{
+pub use stripe_webhook_guard::StripeWebhook;
+pub use stripe_webhook_guard::{
     sign, EventType, Rejection, StripeWebhookLayer, VerifiedStripeEvent, VerifyError,
 };

@@ -291,7 +291,7 @@ fn help_never_starts_the_server_and_sign_reads_the_secret_from_the_environment_o
         assert!(output.status.success(), "{output:?}");
         String::from_utf8(output.stdout).unwrap().trim().to_owned()
     };
-    let verifier = stripe_pulsora::stripe_webhook::Verifier::new(SECRET);
+    let verifier = stripe_pulsora::stripe_webhook_guard::Verifier::new(SECRET);
     let from_env = sign(
         binary()
             .args(["sign", "--timestamp", "1700000000"])

@@ -21,7 +21,7 @@ use common::{exchange, now, serve_actix, serve_axum, Delivery, Recorder, Reply, 
 use common::{Seen, WireRequest, WireResponse, PATIENCE};
 use std::net::Ipv4Addr;
 use std::time::Duration;
-use stripe_pulsora::stripe_webhook::{
+use stripe_pulsora::stripe_webhook_guard::{
     sign, Cidr, FixedClock, Quota, StripeWebhook, StripeWebhookLayer,
 };
 

@@ -21,7 +21,7 @@ use stripe_pulsora::bridge::server::serve_until;
 use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync, SqliteStateStore};
-use stripe_pulsora::stripe_webhook::SqliteStore;
+use stripe_pulsora::stripe_webhook_guard::SqliteStore;
 use stripe_pulsora::StripeWebhookLayer;
 
 const SECRET: &str = "whsec_fault_run_0123456789abcdef0123456789abcdef";

@@ -18,7 +18,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
-use stripe_pulsora::stripe_webhook::{self, sign, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_pulsora::stripe_webhook_guard::{self, sign, StripeWebhookLayer, VerifiedStripeEvent};
 use tokio::sync::mpsc;
 
 const SECRET: &str = "whsec_node_interop_secret_0123456789abcdef0123456789abcdef";
@@ -164,10 +164,10 @@ fn our_signature_is_accepted_by_stripe_node_construct_event() {
 
     // During a rotation we send one v1 per secret; stripe-node accepts each secret.
     let secrets = [
-        stripe_webhook::Secret::new("whsec_old_0123456789abcdef0123456789abcdef"),
-        stripe_webhook::Secret::new("whsec_new_0123456789abcdef0123456789abcdef"),
+        stripe_webhook_guard::Secret::new("whsec_old_0123456789abcdef0123456789abcdef"),
+        stripe_webhook_guard::Secret::new("whsec_new_0123456789abcdef0123456789abcdef"),
     ];
-    let rotated = stripe_webhook::sign_with_secrets(body.as_bytes(), &secrets, now());
+    let rotated = stripe_webhook_guard::sign_with_secrets(body.as_bytes(), &secrets, now());
     for secret in [
         "whsec_old_0123456789abcdef0123456789abcdef",
         "whsec_new_0123456789abcdef0123456789abcdef",

@@ -10,7 +10,7 @@ mod common;
 
 use common::{serve_actix, serve_axum, Recorder, PATH};
 use std::process::Command;
-use stripe_pulsora::stripe_webhook::{StripeWebhook, StripeWebhookLayer};
+use stripe_pulsora::stripe_webhook_guard::{StripeWebhook, StripeWebhookLayer};
 
 const SECRET: &str = "whsec_oversized_node_0123456789abcdef0123456789";
 

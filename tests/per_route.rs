@@ -14,7 +14,7 @@ mod common;
 use common::{now, PATH};
 use std::net::SocketAddr;
 use std::time::Duration;
-use stripe_pulsora::stripe_webhook::{sign, StripeWebhook, StripeWebhookLayer};
+use stripe_pulsora::stripe_webhook_guard::{sign, StripeWebhook, StripeWebhookLayer};
 
 const SECRET: &str = "whsec_per_route_test_0123456789abcdef0123456789";
 

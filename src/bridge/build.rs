@@ -3,7 +3,7 @@
 
 use super::env::{EnvConfig, LimitSetting, LogFormat, StoreSetting};
 use stripe_revenue::RevenueSync;
-use stripe_webhook::{Cidr, Quota, StripeWebhookLayer};
+use stripe_webhook_guard::{Cidr, Quota, StripeWebhookLayer};
 
 /// The secret the examples use when `STRIPE_WEBHOOK_SECRET` is unset (never in production:
 /// the binary refuses to start without a real one).
@@ -132,26 +132,26 @@ impl Bridge {
             // One backend, opened once, under both schemas (replay ids and mapping state).
             #[cfg(feature = "sqlite")]
             StoreSetting::Sqlite(path) => {
-                let db = stripe_webhook::store::Sqlite::open(path)
+                let db = stripe_webhook_guard::store::Sqlite::open(path)
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
-                layer = layer.replay_store(stripe_webhook::BackendStore::over(db.clone()));
+                layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(db.clone()));
                 sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
             }
             #[cfg(feature = "redis")]
             StoreSetting::Redis(url) => {
                 // Never echo the URL: it may carry a password.
-                let redis = stripe_webhook::store::Redis::connect(url)
+                let redis = stripe_webhook_guard::store::Redis::connect(url)
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
-                layer = layer.replay_store(stripe_webhook::BackendStore::over(redis.clone()));
+                layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(redis.clone()));
                 sync = sync.state_store(stripe_revenue::KvStateStore::over(redis));
             }
             #[cfg(feature = "postgres")]
             StoreSetting::Postgres(url) => {
-                let db = stripe_webhook::store::Postgres::connect(url)
+                let db = stripe_webhook_guard::store::Postgres::connect(url)
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (postgres): {e}"))?;
-                layer = layer.replay_store(stripe_webhook::BackendStore::over(db.clone()));
+                layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(db.clone()));
                 sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
             }
             #[allow(unreachable_patterns)]

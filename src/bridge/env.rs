@@ -218,7 +218,7 @@ impl EnvConfig {
                 // A short secret lets anyone sign events (`whsec_` alone was accepted once).
                 if let Some(weak) = secrets
                     .iter()
-                    .find_map(|s| stripe_webhook::Secret::try_new(s).err())
+                    .find_map(|s| stripe_webhook_guard::Secret::try_new(s).err())
                 {
                     return Err(error(
                         "STRIPE_WEBHOOK_SECRET",

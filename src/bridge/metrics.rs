@@ -88,5 +88,5 @@ fn describe() {
         "1 while Pulsora refuses the token or endpoint (401, 403, 404, 3xx); events are kept."
     );
     stripe_revenue::describe_metrics();
-    stripe_webhook::describe_metrics();
+    stripe_webhook_guard::describe_metrics();
 }

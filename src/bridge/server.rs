@@ -12,7 +12,7 @@ use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stripe_revenue::RevenueSync;
-use stripe_webhook::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
 /// Shared state of the server's routes.
 #[derive(Clone)]

@@ -57,7 +57,7 @@ pub async fn deliver(
         if attempt > 0 {
             tokio::time::sleep(backoff * attempt).await;
         }
-        let header = stripe_webhook::sign(body.as_bytes(), secret, unix_now());
+        let header = stripe_webhook_guard::sign(body.as_bytes(), secret, unix_now());
         let result = client
             .post(url)
             .header("content-type", "application/json; charset=utf-8")

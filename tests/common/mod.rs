@@ -12,7 +12,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use stripe_pulsora::stripe_webhook::{StripeWebhook, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_pulsora::stripe_webhook_guard::{
+    StripeWebhook, StripeWebhookLayer, VerifiedStripeEvent,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpSocket;

@@ -20,10 +20,10 @@ fn payload(size: usize) -> String {
 
 fn compare(c: &mut Criterion) {
     let mut group = c.benchmark_group("compare");
-    let verifier = stripe_webhook::Verifier::new(SECRET);
+    let verifier = stripe_webhook_guard::Verifier::new(SECRET);
     for kib in [1usize, 4, 16, 64] {
         let body = payload(kib * 1024);
-        let header = stripe_webhook::sign(body.as_bytes(), SECRET, T);
+        let header = stripe_webhook_guard::sign(body.as_bytes(), SECRET, T);
         // Both sides must accept the input, or we would be timing an early error.
         assert!(verifier.verify_at(header.as_bytes(), body.as_bytes(), T).is_ok());
         assert!(async_stripe::Webhook::construct_event_with_timestamp(&body, &header, SECRET, T).is_ok());
@@ -35,7 +35,7 @@ fn compare(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("ours_verify_and_parse", kib), &kib, |b, _| {
             b.iter(|| {
                 verifier.verify_at(black_box(header.as_bytes()), black_box(&bytes), T).unwrap();
-                stripe_webhook::VerifiedStripeEvent::from_verified_bytes(black_box(bytes.clone())).unwrap()
+                stripe_webhook_guard::VerifiedStripeEvent::from_verified_bytes(black_box(bytes.clone())).unwrap()
             })
         });
         group.bench_with_input(BenchmarkId::new("async_stripe_construct_event", kib), &kib, |b, _| {

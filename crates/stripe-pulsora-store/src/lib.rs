@@ -1,4 +1,4 @@
-//! The storage layer under `stripe-webhook`'s replay ids and `stripe-revenue`'s mapping state:
+//! The storage layer under `stripe-webhook-guard`'s replay ids and `stripe-revenue`'s mapping state:
 //! one implementation per backend, thin schemas on top.
 //!
 //! | backend | type | processes | survives a restart | feature |

@@ -10,7 +10,7 @@
 use stripe_revenue::fixtures::{checkout_payment, event, ApiShape};
 use stripe_revenue::state::MemoryState;
 use stripe_revenue::{map_event, subjects, MemoryStateStore, Policy, RevenueSync};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")

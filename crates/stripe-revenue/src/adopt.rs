@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 use stripe_read::{ApiError, Params, StripeClient};
-use stripe_webhook::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
 pub use crate::map::adopt::{ADOPTED, OPENING_BALANCE};
 
@@ -96,7 +96,7 @@ pub fn subscription_params() -> Params {
 /// Adopts every subscription of the account; `progress` gets the number done so far.
 ///
 /// ```no_run
-/// # async fn demo(layer: stripe_webhook::StripeWebhookLayer, sync: stripe_revenue::RevenueSync) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo(layer: stripe_webhook_guard::StripeWebhookLayer, sync: stripe_revenue::RevenueSync) -> Result<(), Box<dyn std::error::Error>> {
 /// let stripe = stripe_read::StripeClient::new(std::env::var("STRIPE_API_KEY")?)?;
 /// let summary = stripe_revenue::adopt::adopt(&stripe, &layer, &sync, true, false, |_| {}).await?;
 /// println!("{summary}");

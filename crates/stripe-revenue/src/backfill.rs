@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::ControlFlow;
 use stripe_read::{ApiError, Params, StripeClient};
-use stripe_webhook::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
 /// Stripe keeps events this long (docs.stripe.com/api/events/list: "events going back 30 days").
 pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
@@ -186,7 +186,7 @@ pub enum BackfillError {
 /// ([`BackfillError::Interrupted`]): a clean stop for Ctrl-C, never in the middle of a delivery.
 ///
 /// ```no_run
-/// # async fn demo(layer: stripe_webhook::StripeWebhookLayer, sync: stripe_revenue::RevenueSync) -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo(layer: stripe_webhook_guard::StripeWebhookLayer, sync: stripe_revenue::RevenueSync) -> Result<(), Box<dyn std::error::Error>> {
 /// use stripe_revenue::backfill::{backfill, BackfillWindow};
 ///
 /// let stripe = stripe_read::StripeClient::new(std::env::var("STRIPE_API_KEY")?)?;

@@ -9,7 +9,7 @@ mod axum_handler {
     use axum::extract::State;
     use axum::http::StatusCode;
     use axum::Json;
-    use stripe_webhook::VerifiedStripeEvent;
+    use stripe_webhook_guard::VerifiedStripeEvent;
 
     /// The axum handler: maps the verified event and sends it to Pulsora. Answers `200` when
     /// done (or when Pulsora refused the event for good), `503` when Pulsora or the state store
@@ -18,7 +18,7 @@ mod axum_handler {
     /// ```no_run
     /// use axum::{routing::post, Router};
     /// use stripe_revenue::{revenue_handler, RevenueSync};
-    /// use stripe_webhook::StripeWebhookLayer;
+    /// use stripe_webhook_guard::StripeWebhookLayer;
     ///
     /// let sync = RevenueSync::new(pulsora::Revenue::dry_run());
     /// let app: Router = Router::new()
@@ -42,7 +42,7 @@ pub use axum_handler::revenue_handler;
 mod actix_handler {
     use super::RevenueSync;
     use actix_web::{web, HttpResponse};
-    use stripe_webhook::VerifiedStripeEvent;
+    use stripe_webhook_guard::VerifiedStripeEvent;
 
     /// The actix-web handler, same behaviour as [`revenue_handler`](crate::revenue_handler):
     /// register the sync with `App::app_data(web::Data::new(sync))`.

@@ -2,7 +2,7 @@
 //!
 //! Two layers:
 //!
-//! - a **pure mapping**, [`map_event`]: one [`VerifiedStripeEvent`](stripe_webhook::VerifiedStripeEvent)
+//! - a **pure mapping**, [`map_event`]: one [`VerifiedStripeEvent`](stripe_webhook_guard::VerifiedStripeEvent)
 //!   plus what earlier events taught ([`state::Context`]) gives zero or more
 //!   [`pulsora::RevenueEvent`]s and the [`state::StateUpdate`]s to remember. No I/O, so every rule
 //!   is tested directly (golden files per event type and API shape; scenarios in Stripe's order,
@@ -16,7 +16,7 @@
 //! # #[cfg(feature = "axum")] {
 //! use axum::{routing::post, Router};
 //! use stripe_revenue::{revenue_handler, RevenueSync};
-//! use stripe_webhook::StripeWebhookLayer;
+//! use stripe_webhook_guard::StripeWebhookLayer;
 //!
 //! let sync = RevenueSync::new(pulsora::Revenue::dry_run()); // logs the payloads it would send
 //! let app: Router = Router::new()

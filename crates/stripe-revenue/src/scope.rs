@@ -12,7 +12,7 @@
 
 use std::fmt;
 use std::str::FromStr;
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 /// Which Stripe mode counts as revenue (`STRIPE_PULSORA_LIVEMODE`).
 ///

@@ -11,7 +11,7 @@ pub use stripe_pulsora_store::{ClaimOutcome, ClaimToken, StoreFuture};
 
 /// The state store failed: [`Unavailable`](StateError::Unavailable) is transient (the delivery
 /// is answered `503` and Stripe retries), [`Backend`](StateError::Backend) needs a look (also
-/// `503`, logged as an error). The same type as `stripe_webhook::StoreError`: one storage layer,
+/// `503`, logged as an error). The same type as `stripe_webhook_guard::StoreError`: one storage layer,
 /// one error.
 pub use stripe_pulsora_store::StoreError as StateError;
 

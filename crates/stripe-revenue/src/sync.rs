@@ -26,7 +26,7 @@ use http::StatusCode;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 /// What happened to an event.
 #[derive(Debug)]
@@ -123,7 +123,7 @@ impl DeadLetter for LogDeadLetter {
 /// Sends verified Stripe events to Pulsora. Cheap to clone.
 ///
 /// ```no_run
-/// # async fn demo(event: stripe_webhook::VerifiedStripeEvent) {
+/// # async fn demo(event: stripe_webhook_guard::VerifiedStripeEvent) {
 /// use stripe_revenue::RevenueSync;
 /// let sync = RevenueSync::new(pulsora::Revenue::dry_run());
 /// let outcome = sync.handle(&event).await;

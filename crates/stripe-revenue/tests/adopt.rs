@@ -18,7 +18,7 @@ use stripe_read::fake::{FakeStripe, Fault};
 use stripe_read::StripeClient;
 use stripe_revenue::adopt::adopt;
 use stripe_revenue::{Policy, RevenueSync};
-use stripe_webhook::{StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{StripeWebhookLayer, VerifiedStripeEvent};
 
 const KEY: &str = "rk_test_adopt_fake_key";
 const SECRET: &str = "whsec_adopt_test_0123456789abcdef0123456789abcd";

@@ -17,7 +17,7 @@ use stripe_read::StripeClient;
 use stripe_revenue::backfill::{backfill, BackfillError, BackfillWindow, Progress};
 use stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_revenue::RevenueSync;
-use stripe_webhook::{StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{StripeWebhookLayer, VerifiedStripeEvent};
 
 const KEY: &str = "rk_test_backfill_fake_key";
 const SECRET: &str = "whsec_backfill_test_0123456789abcdef0123456789";

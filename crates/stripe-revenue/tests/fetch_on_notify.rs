@@ -14,7 +14,7 @@ use std::str::FromStr;
 use stripe_read::fake::{FakeStripe, Fault};
 use stripe_revenue::fixtures::{event, ApiShape};
 use stripe_revenue::{RevenueSync, StripeApi};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 const KEY: &str = "rk_test_fetch_on_notify";
 const T0: i64 = 1_700_000_000;

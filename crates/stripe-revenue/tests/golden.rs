@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use stripe_revenue::fixtures::{single, ApiShape, EVENT_TYPES};
 use stripe_revenue::state::{ChargeLedger, Context, RefundEntry};
 use stripe_revenue::{map_event, Policy, UnreportedPayments};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 const T0: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
 

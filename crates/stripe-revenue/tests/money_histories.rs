@@ -17,7 +17,7 @@ use stripe_revenue::fixtures::{
 };
 use stripe_revenue::state::MemoryState;
 use stripe_revenue::{is_collected_money, map_event, subjects, Livemode, Policy};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 const DAY: i64 = 86_400;
 

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use stripe_revenue::fixtures::{event, ApiShape};
 use stripe_revenue::state::MemoryState;
 use stripe_revenue::{map_event, subjects, Policy};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 const T0: i64 = 1_700_000_000;
 

@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use stripe_revenue::fixtures::{event, ApiShape};
 use stripe_revenue::state::MemoryState;
 use stripe_revenue::{map_event, subjects, Policy};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 const SUB: &str = "sub_life";
 const DAY: i64 = 86_400;

@@ -8,7 +8,7 @@ use std::str::FromStr;
 use stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_revenue::state::MemoryState;
 use stripe_revenue::{is_collected_money, map_event, subjects, Policy};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 fn verified(event: &serde_json::Value) -> VerifiedStripeEvent {
     VerifiedStripeEvent::from_verified_bytes(bytes::Bytes::from(event.to_string())).unwrap()

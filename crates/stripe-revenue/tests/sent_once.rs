@@ -9,7 +9,7 @@ mod fake_pulsora;
 use fake_pulsora::FakePulsora;
 use stripe_revenue::fixtures::{checkout_payment, event, ApiShape};
 use stripe_revenue::{RevenueSync, StateStore};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 fn sync(url: &str, store: impl StateStore) -> RevenueSync {
     let client = pulsora::Revenue::builder("sec_state")

@@ -10,7 +10,7 @@ use rust_decimal::Decimal;
 use std::str::FromStr;
 use stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_revenue::{RevenueSync, StateStore};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 fn verified(event: &serde_json::Value) -> VerifiedStripeEvent {
     VerifiedStripeEvent::from_verified_bytes(bytes::Bytes::from(event.to_string())).unwrap()

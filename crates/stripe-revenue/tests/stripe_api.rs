@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use stripe_revenue::fixtures::{event, refunded_charge, ApiShape};
 use stripe_revenue::{RevenueSync, StripeApi};
-use stripe_webhook::VerifiedStripeEvent;
+use stripe_webhook_guard::VerifiedStripeEvent;
 
 #[derive(Clone, Default)]
 struct FakeStripe {

@@ -47,7 +47,7 @@ impl Default for KvStateStore<Memory> {
 
 /// The mapping's state in an SQLite file (feature `sqlite`): one process, survives restarts.
 /// Open the file once and share it with the replay store
-/// ([`over`](KvStateStore::over) with `stripe_webhook::SqliteStore::backend`), or open it
+/// ([`over`](KvStateStore::over) with `stripe_webhook_guard::SqliteStore::backend`), or open it
 /// twice: the tables are the same.
 ///
 /// ```no_run

@@ -34,7 +34,7 @@ use crate::stripe::{
 };
 use pulsora::RevenueEvent;
 use serde_json::json;
-use stripe_webhook::{EventType, VerifiedStripeEvent};
+use stripe_webhook_guard::{EventType, VerifiedStripeEvent};
 
 /// The result of mapping one event.
 #[derive(Debug, Clone, Default)]

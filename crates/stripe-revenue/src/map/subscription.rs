@@ -9,7 +9,7 @@ use crate::stripe::{Discount, Subscription};
 use pulsora::EventType as Kind;
 use rust_decimal::Decimal;
 use serde_json::json;
-use stripe_webhook::EventType;
+use stripe_webhook_guard::EventType;
 
 /// A subscription's new state moves its MRR ledger; a change is reported as `upgrade`,
 /// `downgrade` or `churn` carrying `current − reported` (see `ledger.rs` for the rules).
