@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN="${1:-8}"
 ROUNDS="${2:-2}"
-cargo build --release --features full --example bench_server --example bench_load --example bench_chart
+cargo build --release -p stripe-pulsora-bench
 ( cd bench/node && npm ci --no-audit --no-fund --loglevel=error >/dev/null )
-B=target/release/examples
+B=target/release
 OUT=bench/results.jsonl
 : > "$OUT"
 REDIS_DIR="$(mktemp -d)"

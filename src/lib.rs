@@ -8,9 +8,11 @@
 //!   and the actix-web middleware `StripeWebhook` (feature `actix-web`);
 //! - [`stripe_revenue`]: verified events → Pulsora revenue events (exact money, MRR that adds
 //!   up, attribution), [`RevenueSync`] and ready-made handlers;
-//! - [`pulsora`]: the Pulsora ingest client (validation, retries, dry run);
-//! - [`bridge`]: the environment configuration and pieces the `stripe-pulsora` binary and the
-//!   examples share.
+//! - [`pulsora`]: the Pulsora ingest client (validation, retries, dry run).
+//!
+//! This package only re-exports. The deployable bridge (environment configuration, the hardened
+//! server, the Prometheus exporter, the `stripe-pulsora` command line) is the separate
+//! `stripe-pulsora-cli` package, so depending on this one compiles none of it.
 //!
 //! ```
 //! let header = stripe_pulsora::sign(b"{}", "whsec_test", 1_700_000_000);
@@ -21,16 +23,14 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `axum` | the axum extractor, `revenue_handler`, `ConnectInfo` peer addresses, the binary |
+//! | `axum` | the axum extractor, `revenue_handler`, `ConnectInfo` peer addresses |
 //! | `actix-web` | the actix-web middleware, extractor and `actix_revenue_handler` |
 //! | `sqlite` | replay and mapping state in an embedded SQLite file |
 //! | `redis` | replay and mapping state in Redis, for many instances |
+//! | `postgres` | replay and mapping state in PostgreSQL, for many instances |
 //! | `stripe-api` | attribution looked up with the Stripe API as a last resort |
 //! | `full` | all of the above |
-#![forbid(unsafe_code)]
-#![warn(missing_docs)]
-
-pub mod bridge;
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 /// The README's Rust snippets, compiled by `cargo test --doc` so what it shows keeps working.
 #[cfg(doctest)]

@@ -5,7 +5,7 @@
 //! without an opening balance nothing is sent and the next change reports the right movement.
 #![cfg(feature = "stripe-api")]
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;

@@ -4,7 +4,7 @@
 //! half way then rerun ends with the same result.
 #![cfg(feature = "stripe-api")]
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;

@@ -4,7 +4,7 @@
 //! nothing; a 429 is waited out (`Retry-After`).
 #![cfg(feature = "stripe-api")]
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;

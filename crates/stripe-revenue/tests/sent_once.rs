@@ -3,7 +3,7 @@
 //! instances, send it once, on every store. Deliveries that meet the id in flight answer 503
 //! and find it sent on Stripe's retry.
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;

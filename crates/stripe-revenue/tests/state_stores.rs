@@ -2,7 +2,7 @@
 //! Redis, keep the ledgers — money is sent once and MRR still adds up.
 #![cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;

@@ -3,7 +3,7 @@
 //! transient failure (503) rather than an unattributed sale.
 #![cfg(feature = "stripe-api")]
 
-#[path = "../../../tests/support/fake_pulsora.rs"]
+#[path = "support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use axum::extract::{Path, Query, State};

@@ -2,7 +2,7 @@
 //! it can be pinned to one core (`taskset -c 0`) while the load generator uses the other.
 //!
 //! ```sh
-//! cargo run --release --features full --example bench_server -- --mode axum --store memory --bind 127.0.0.1:4000
+//! cargo run --release -p stripe-pulsora-bench --bin bench_server -- --mode axum --store memory --bind 127.0.0.1:4000
 //! ```
 //!
 //! Modes: `bare` (axum route reading `Bytes`, no verification), `axum` (StripeWebhookLayer +

@@ -158,27 +158,17 @@ impl Bridge {
             _ => {
                 return Err(
                     "STRIPE_PULSORA_REPLAY_STORE names a store this build does not have; \
-                            rebuild with `--features sqlite`, `redis` or `postgres` (or `full`)"
+                            rebuild stripe-pulsora-cli with its default features (`sqlite`, `redis`, `postgres`)"
                         .to_owned(),
                 )
             }
         }
         if let Some(key) = &config.stripe_api_key {
-            #[cfg(feature = "stripe-api")]
             {
                 sync = sync.stripe_api(stripe_revenue::StripeApi::with_base(
                     key.clone(),
                     &config.stripe_api_base,
                 ));
-            }
-            #[cfg(not(feature = "stripe-api"))]
-            {
-                let _ = key;
-                return Err(
-                    "STRIPE_API_KEY is set but this build has no Stripe API lookup; rebuild \
-                            with `--features stripe-api` (or `full`)"
-                        .to_owned(),
-                );
             }
         }
         let store_file = match &config.store {

@@ -1,18 +1,18 @@
 //! The whole bridge on axum: verify → dedupe → map → Pulsora.
 //!
 //! ```sh
-//! cargo run --example axum --features axum
+//! cargo run -p stripe-pulsora-cli --example axum
 //! ```
 //!
 //! Configured from the environment like the `stripe-pulsora` binary (see README): with nothing
 //! set it listens on `127.0.0.1:3000`, prints a development webhook secret, keeps replay state in
 //! memory, and runs Pulsora in dry-run mode, logging each JSON payload it would send. Send it
-//! events with `cargo run --example trigger -- all`.
+//! events with `cargo run -p stripe-pulsora-cli --example trigger -- all`.
 
 use axum::routing::{get, post};
 use axum::Router;
-use stripe_pulsora::bridge;
 use stripe_pulsora::stripe_revenue::revenue_handler;
+use stripe_pulsora_cli as bridge;
 
 #[tokio::main]
 async fn main() {

@@ -2,9 +2,9 @@
 //! restarted in the middle of subscription lives: MRR adds up exactly as without the restart,
 //! for a subscription seen from birth (forever coupon, tax-inclusive price) and for one older
 //! than the bridge (adopted from `previous_attributes`, then churned).
-#![cfg(all(feature = "axum", feature = "sqlite"))]
+#![cfg(feature = "sqlite")]
 
-#[path = "support/fake_pulsora.rs"]
+#[path = "../../stripe-revenue/tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;
@@ -14,8 +14,8 @@ use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{event, ApiShape};
+use stripe_pulsora_cli::trigger::deliver;
 
 const SECRET: &str = "whsec_mrr_restart_0123456789abcdef0123456789abcdef";
 const T0: i64 = 1_700_300_000;

@@ -36,7 +36,7 @@ pub const KNOWN_VARIABLES: &[&str] = &[
 /// a known one (so `STRIPE_PUBLISHABLE_KEY` and friends stay quiet). Values are never shown.
 ///
 /// ```
-/// use stripe_pulsora::bridge::unknown_variables;
+/// use stripe_pulsora_cli::unknown_variables;
 /// let warnings = unknown_variables(["STRIPE_PULSORA_TOLERENCE", "STRIPE_PUBLISHABLE_KEY", "HOME"]);
 /// assert_eq!(warnings.len(), 1);
 /// assert!(warnings[0].contains("did you mean STRIPE_PULSORA_TOLERANCE?"));

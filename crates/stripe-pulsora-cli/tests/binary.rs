@@ -1,16 +1,15 @@
 //! The real `stripe-pulsora` binary as a process on loopback: it verifies, dedupes and forwards
 //! to a recording fake Pulsora; health, readiness and metrics answer and move with traffic; a
 //! SIGTERM during a slow Pulsora call ends cleanly and nothing is lost or doubled.
-#![cfg(feature = "axum")]
 
-#[path = "support/fake_pulsora.rs"]
+#[path = "../../stripe-revenue/tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
+use stripe_pulsora_cli::trigger::deliver;
 
 const SECRET: &str = "whsec_binary_test_0123456789abcdef0123456789abcdef";
 

@@ -2,7 +2,7 @@
 //! a bar chart (`bench/chart.svg`: requests/s and p99 per configuration, median of the rounds).
 //!
 //! ```sh
-//! cargo run --release --example bench_chart -- bench/results.jsonl bench/chart.svg
+//! cargo run --release -p stripe-pulsora-bench --bin bench_chart -- bench/results.jsonl bench/chart.svg
 //! ```
 
 use std::collections::BTreeMap;

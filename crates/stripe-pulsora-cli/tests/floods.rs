@@ -9,14 +9,14 @@
 //!   flat, on the binary (axum) and on the actix-web example (one engine, two adapters).
 //!
 //! Each test prints its numbers (success rate, p99, RSS) for the record.
-#![cfg(all(feature = "axum", feature = "actix-web"))]
+#![cfg(feature = "actix-web")]
 
 use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::trigger::unix_now;
 use stripe_pulsora::StripeWebhookLayer;
+use stripe_pulsora_cli::trigger::unix_now;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 

@@ -2,10 +2,10 @@
 //! your webhook endpoint, the way Stripe would (each retry re-signed with a fresh timestamp).
 //!
 //! ```sh
-//! cargo run --example trigger -- all                       # every scenario, then every event type
-//! cargo run --example trigger -- subscription_lifecycle    # one scenario
-//! cargo run --example trigger -- invoice.paid --shape legacy
-//! cargo run --example trigger -- --list
+//! cargo run -p stripe-pulsora-cli --example trigger -- all                       # every scenario, then every event type
+//! cargo run -p stripe-pulsora-cli --example trigger -- subscription_lifecycle    # one scenario
+//! cargo run -p stripe-pulsora-cli --example trigger -- invoice.paid --shape legacy
+//! cargo run -p stripe-pulsora-cli --example trigger -- --list
 //! ```
 //!
 //! Options: `--url` (default `http://127.0.0.1:3000/api/webhooks/stripe`), `--secret` (default
@@ -16,6 +16,6 @@
 
 #[tokio::main]
 async fn main() {
-    let code = stripe_pulsora::bridge::trigger::run_cli(std::env::args().skip(1)).await;
+    let code = stripe_pulsora_cli::trigger::run_cli(std::env::args().skip(1)).await;
     std::process::exit(i32::from(code));
 }

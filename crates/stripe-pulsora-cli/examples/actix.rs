@@ -1,18 +1,18 @@
 //! The whole bridge on actix-web: verify → dedupe → map → Pulsora.
 //!
 //! ```sh
-//! cargo run --example actix --features actix-web
+//! cargo run -p stripe-pulsora-cli --example actix --features actix-web
 //! ```
 //!
 //! Configured from the environment exactly like `examples/axum.rs` and the `stripe-pulsora`
 //! binary (see README): with nothing set it listens on `127.0.0.1:3000`, prints a development
 //! webhook secret, keeps replay state in memory, and runs Pulsora in dry-run mode, logging each
-//! JSON payload it would send. Send it events with `cargo run --example trigger -- all`.
+//! JSON payload it would send. Send it events with `cargo run -p stripe-pulsora-cli --example trigger -- all`.
 
 use actix_web::{web, App, HttpServer};
-use stripe_pulsora::bridge;
 use stripe_pulsora::stripe_revenue::actix_revenue_handler;
 use stripe_pulsora::StripeWebhook;
+use stripe_pulsora_cli as bridge;
 
 #[actix_web::main]
 async fn main() {

@@ -1,12 +1,11 @@
 //! Issue 18 §6, §7, §11: configuration an attacker or a tired operator could get wrong, checked
 //! on the real binary and the axum example as processes on loopback.
-#![cfg(feature = "axum")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::EnvConfig;
 use stripe_pulsora::StripeWebhookLayer;
+use stripe_pulsora_cli::EnvConfig;
 
 const SECRET: &str = "whsec_config_hardening_0123456789abcdef0123";
 
@@ -235,7 +234,7 @@ async fn the_binary_logs_what_an_operator_needs_and_nothing_secret() {
     .unwrap()
     .remove(0);
     let url = format!("http://127.0.0.1:{port}/api/webhooks/stripe");
-    let attempts = stripe_pulsora::bridge::trigger::deliver(
+    let attempts = stripe_pulsora_cli::trigger::deliver(
         &reqwest::Client::new(),
         &url,
         SECRET,

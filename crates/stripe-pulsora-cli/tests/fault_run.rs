@@ -6,7 +6,7 @@
 //!
 //! `STRIPE_PULSORA_FAULT_EVENTS` sets the number of events (default 1,500 so `cargo test` stays
 //! quick; BENCHMARKS.md reports a 10,000-event run).
-#![cfg(all(feature = "axum", feature = "sqlite"))]
+#![cfg(feature = "sqlite")]
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -17,12 +17,12 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::server::serve_until;
-use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
 use stripe_pulsora::stripe_revenue::{revenue_handler, RevenueSync, SqliteStateStore};
 use stripe_pulsora::stripe_webhook_guard::SqliteStore;
 use stripe_pulsora::StripeWebhookLayer;
+use stripe_pulsora_cli::server::serve_until;
+use stripe_pulsora_cli::trigger::deliver;
 
 const SECRET: &str = "whsec_fault_run_0123456789abcdef0123456789abcdef";
 const PULSORA_TIMEOUT: Duration = Duration::from_millis(150);

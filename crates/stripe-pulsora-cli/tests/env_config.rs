@@ -2,9 +2,9 @@
 //! names the variable and shows a good value.
 
 use std::time::Duration;
-use stripe_pulsora::bridge::{EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
+use stripe_pulsora_cli::{EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting};
 
-fn with(vars: &[(&str, &str)]) -> Result<EnvConfig, stripe_pulsora::bridge::ConfigError> {
+fn with(vars: &[(&str, &str)]) -> Result<EnvConfig, stripe_pulsora_cli::ConfigError> {
     EnvConfig::from_vars(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())))
 }
 

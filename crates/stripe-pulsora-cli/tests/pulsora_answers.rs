@@ -7,7 +7,6 @@
 //! - 408/409/413/425 and unknown statuses are transient: `503 pulsora_unavailable`;
 //! - a hanging Pulsora or `429 Retry-After: 59` is answered inside the inline budget;
 //! - a store failure is `state_store_unavailable`, and `/readyz` checks the SQLite file.
-#![cfg(feature = "axum")]
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -16,9 +15,9 @@ use axum::Router;
 use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::trigger::deliver;
-use stripe_pulsora::bridge::{server, Bridge, EnvConfig};
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
+use stripe_pulsora_cli::trigger::deliver;
+use stripe_pulsora_cli::{server, Bridge, EnvConfig};
 
 const SECRET: &str = "whsec_pulsora_answers_test_0123456789abcdef";
 

@@ -552,7 +552,7 @@ impl EnvConfig {
 /// list), else `./stripe-pulsora.sqlite3`.
 ///
 /// ```
-/// use stripe_pulsora::bridge::default_state_file;
+/// use stripe_pulsora_cli::default_state_file;
 /// assert_eq!(default_state_file(None), "./stripe-pulsora.sqlite3");
 /// assert_eq!(default_state_file(Some("/var/lib/stripe-pulsora")), "/var/lib/stripe-pulsora/stripe-pulsora.sqlite3");
 /// ```

@@ -4,7 +4,7 @@
 //! first-time success rate and latency, what the attacker got, and the server's peak memory.
 //!
 //! ```sh
-//! cargo run --release --features axum --example flood_run -- --seconds 10 --rate 200
+//! cargo run --release -p stripe-pulsora-bench --bin flood_run -- --seconds 10 --rate 200
 //! ```
 
 use axum::{http::StatusCode, routing::post, Router};
@@ -13,8 +13,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use stripe_pulsora::bridge::trigger::unix_now;
 use stripe_pulsora::{sign, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_pulsora_cli::trigger::unix_now;
 
 const SECRET: &str = "whsec_flood_run_0123456789abcdef0123456789abcdef";
 

@@ -4,7 +4,7 @@
 //! non-200 answers and the server's peak RSS.
 //!
 //! ```sh
-//! taskset -c 1 cargo run --release --example bench_load -- --url http://127.0.0.1:4000/wh \
+//! taskset -c 1 cargo run --release -p stripe-pulsora-bench --bin bench_load -- --url http://127.0.0.1:4000/wh \
 //!     --connections 32 --seconds 10 --label axum --pid <server pid>
 //! ```
 //!

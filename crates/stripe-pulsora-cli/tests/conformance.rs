@@ -13,7 +13,7 @@
 //!
 //! To add a rule: a `Setting` variant (applied in `configure!` to both builders) if it needs
 //! one, then rows.
-#![cfg(all(feature = "axum", feature = "actix-web"))]
+#![cfg(feature = "actix-web")]
 
 mod common;
 

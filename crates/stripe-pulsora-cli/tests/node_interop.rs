@@ -7,7 +7,6 @@
 //!
 //! Needs `node` and `npm ci --prefix tests/node`. Without them the tests print a note and pass,
 //! except under CI (`CI` set), where they fail so a missing SDK cannot hide a regression.
-#![cfg(feature = "axum")]
 
 use axum::extract::State;
 use axum::http::StatusCode;

@@ -3,14 +3,14 @@
 //! fake Stripe API brings the recording Pulsora to what an uninterrupted bridge would have sent
 //! (same transactions, same bodies, each once); a second run sends nothing.
 
-#[path = "support/fake_pulsora.rs"]
+#[path = "../../stripe-revenue/tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use fake_pulsora::FakePulsora;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
+use stripe_pulsora_cli::trigger::deliver;
 use stripe_read::fake::{FakeStripe, Fault};
 
 const SECRET: &str = "whsec_backfill_binary_0123456789abcdef0123456789";

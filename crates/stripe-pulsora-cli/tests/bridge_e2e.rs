@@ -2,9 +2,9 @@
 //! on actix-web (verify, dedupe, map) → a recording fake Pulsora. Every expected payload arrives exactly once,
 //! also when Pulsora fails the first attempt of every transaction and Stripe-style retries are
 //! needed.
-#![cfg(all(feature = "axum", feature = "actix-web"))]
+#![cfg(feature = "actix-web")]
 
-#[path = "support/fake_pulsora.rs"]
+#[path = "../../stripe-revenue/tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
 
 use axum::{routing::post, Router};
@@ -12,12 +12,12 @@ use fake_pulsora::FakePulsora;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
-use stripe_pulsora::bridge::trigger::deliver;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape, SCENARIOS};
 use stripe_pulsora::stripe_revenue::{
     is_collected_money, revenue_handler, Livemode, Policy, RevenueSync,
 };
 use stripe_pulsora::StripeWebhookLayer;
+use stripe_pulsora_cli::trigger::deliver;
 
 const SECRET: &str = "whsec_e2e_secret_0123456789abcdef0123456789abcdef";
 

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
-use stripe_pulsora::bridge::{self, trigger, EnvConfig};
+use stripe_pulsora_cli::{self as bridge, trigger, EnvConfig};
 
 const HELP: &str = "\
 stripe-pulsora — Stripe webhooks to Pulsora revenue, verified and deduplicated.
@@ -78,9 +78,7 @@ fn main() -> ExitCode {
         Some("serve") => run_async(serve()),
         Some("trigger") => run_async(trigger_command(args[1..].to_vec())),
         Some("sign") => sign_command(&args[1..]),
-        #[cfg(feature = "cli")]
         Some("backfill") => run_async(bridge::backfill::run(args[1..].to_vec())),
-        #[cfg(feature = "cli")]
         Some("adopt") => run_async(bridge::adopt::run(args[1..].to_vec())),
         Some(other) => {
             eprintln!("unknown command {other:?}\n\n{HELP}");
