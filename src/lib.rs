@@ -7,7 +7,9 @@
 //!   per-IP rate limiting, the tower [`StripeWebhookLayer`] (feature `axum` for the extractor)
 //!   and the actix-web middleware `StripeWebhook` (feature `actix-web`);
 //! - [`stripe_revenue`]: verified events → Pulsora revenue events (exact money, MRR that adds
-//!   up, attribution), [`RevenueSync`] and ready-made handlers;
+//!   up, attribution) and [`RevenueSync`];
+//! - [`stripe_pulsora_handlers`]: the ready-made axum and actix-web handlers around
+//!   [`RevenueSync`] (`revenue_handler`, `actix_revenue_handler`);
 //! - [`pulsora`]: the Pulsora ingest client (validation, retries, dry run).
 //!
 //! This package only re-exports. The deployable bridge (environment configuration, the hardened
@@ -38,6 +40,11 @@
 pub struct ReadmeDoctests;
 
 pub use pulsora;
+pub use stripe_pulsora_handlers;
+#[cfg(feature = "actix-web")]
+pub use stripe_pulsora_handlers::actix_revenue_handler;
+#[cfg(feature = "axum")]
+pub use stripe_pulsora_handlers::revenue_handler;
 pub use stripe_revenue;
 pub use stripe_revenue::RevenueSync;
 pub use stripe_webhook_guard;

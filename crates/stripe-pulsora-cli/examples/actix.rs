@@ -10,7 +10,7 @@
 //! JSON payload it would send. Send it events with `cargo run -p stripe-pulsora-cli --example trigger -- all`.
 
 use actix_web::{web, App, HttpServer};
-use stripe_pulsora::stripe_revenue::actix_revenue_handler;
+use stripe_pulsora::actix_revenue_handler;
 use stripe_pulsora::StripeWebhook;
 use stripe_pulsora_cli as bridge;
 

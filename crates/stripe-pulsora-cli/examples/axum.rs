@@ -11,7 +11,7 @@
 
 use axum::routing::{get, post};
 use axum::Router;
-use stripe_pulsora::stripe_revenue::revenue_handler;
+use stripe_pulsora::revenue_handler;
 use stripe_pulsora_cli as bridge;
 
 #[tokio::main]

@@ -12,10 +12,9 @@ use fake_pulsora::FakePulsora;
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::time::Duration;
+use stripe_pulsora::revenue_handler;
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape, SCENARIOS};
-use stripe_pulsora::stripe_revenue::{
-    is_collected_money, revenue_handler, Livemode, Policy, RevenueSync,
-};
+use stripe_pulsora::stripe_revenue::{is_collected_money, Livemode, Policy, RevenueSync};
 use stripe_pulsora::StripeWebhookLayer;
 use stripe_pulsora_cli::trigger::deliver;
 
@@ -72,7 +71,7 @@ async fn start_axum(pulsora_url: &str, livemode: Livemode) -> String {
 /// The actix app of `examples/actix.rs`, on its own thread and `System` as in production.
 fn start_actix(pulsora_url: &str, livemode: Livemode) -> String {
     use actix_web::{web, App, HttpServer};
-    use stripe_pulsora::stripe_revenue::actix_revenue_handler;
+    use stripe_pulsora::actix_revenue_handler;
     use stripe_pulsora::StripeWebhook;
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

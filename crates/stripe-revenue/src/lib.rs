@@ -13,18 +13,18 @@
 //!   failure (so the replay claim is released and Stripe retries), `200` otherwise.
 //!
 //! ```no_run
-//! # #[cfg(feature = "axum")] {
-//! use axum::{routing::post, Router};
-//! use stripe_revenue::{revenue_handler, RevenueSync};
-//! use stripe_webhook_guard::StripeWebhookLayer;
+//! # async fn demo(event: stripe_webhook_guard::VerifiedStripeEvent) {
+//! use stripe_revenue::RevenueSync;
 //!
 //! let sync = RevenueSync::new(pulsora::Revenue::dry_run()); // logs the payloads it would send
-//! let app: Router = Router::new()
-//!     .route("/api/webhooks/stripe", post(revenue_handler))
-//!     .layer(StripeWebhookLayer::new("whsec_…"))
-//!     .with_state(sync);
+//! let outcome = sync.handle(&event).await;
+//! println!("{} {}", outcome.status(), outcome.body());
 //! # }
 //! ```
+//!
+//! This crate knows no web framework: the ready-made axum and actix-web handlers around
+//! [`RevenueSync::handle`] are the `stripe-pulsora-handlers` crate (re-exported by the
+//! `stripe-pulsora` facade as `revenue_handler` and `actix_revenue_handler`).
 //!
 //! # The mapping
 //!
@@ -67,8 +67,7 @@
 //!
 //! | feature | what it adds |
 //! |---|---|
-//! | `axum` | [`revenue_handler`] |
-//! | `actix-web` | [`actix_revenue_handler`] |
+//! | `fixtures` | [`fixtures`]: realistic Stripe events for tests, demos and `trigger` |
 //! | `sqlite` | [`SqliteStateStore`] |
 //! | `redis` | [`RedisStateStore`] |
 //! | `postgres` | [`PostgresStateStore`] |
@@ -83,8 +82,8 @@ pub mod attribution;
 pub mod backfill;
 pub mod currency;
 mod draft;
+#[cfg(feature = "fixtures")]
 pub mod fixtures;
-mod handler;
 mod health;
 mod held;
 mod kv;
@@ -102,10 +101,6 @@ mod sync;
 mod telemetry;
 
 pub use draft::is_collected_money;
-#[cfg(feature = "actix-web")]
-pub use handler::actix_revenue_handler;
-#[cfg(feature = "axum")]
-pub use handler::revenue_handler;
 pub use health::{NotReady, DEFAULT_INLINE_BUDGET};
 #[cfg(feature = "postgres")]
 pub use kv::PostgresStateStore;

@@ -1,7 +1,17 @@
 //! Ready-made webhook handlers: put a [`RevenueSync`] in your app's state and route Stripe's
-//! webhook to one of these behind the verification middleware.
+//! webhook to one of these behind the verification middleware, on the webhook route only.
+//!
+//! | feature | handler |
+//! |---|---|
+//! | `axum` | `revenue_handler`: `post(revenue_handler)` behind `StripeWebhookLayer` |
+//! | `actix-web` | `actix_revenue_handler`: `web::post().to(actix_revenue_handler)` behind `StripeWebhook` |
+//!
+//! Each is [`RevenueSync::handle`] and the outcome's status and JSON body, nothing else: the
+//! rules live in `stripe-revenue`, written once for both frameworks.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
-use crate::sync::RevenueSync;
+pub use stripe_revenue::RevenueSync;
 
 #[cfg(feature = "axum")]
 mod axum_handler {
@@ -17,13 +27,14 @@ mod axum_handler {
     ///
     /// ```no_run
     /// use axum::{routing::post, Router};
-    /// use stripe_revenue::{revenue_handler, RevenueSync};
+    /// use stripe_pulsora_handlers::{revenue_handler, RevenueSync};
     /// use stripe_webhook_guard::StripeWebhookLayer;
     ///
     /// let sync = RevenueSync::new(pulsora::Revenue::dry_run());
     /// let app: Router = Router::new()
     ///     .route("/api/webhooks/stripe", post(revenue_handler))
-    ///     .layer(StripeWebhookLayer::new("whsec_…"))
+    ///     // `route_layer`: only the webhook route is verified; other routes and 404s are untouched.
+    ///     .route_layer(StripeWebhookLayer::new("whsec_…"))
     ///     .with_state(sync);
     /// ```
     pub async fn revenue_handler(
@@ -49,12 +60,16 @@ mod actix_handler {
     ///
     /// ```no_run
     /// use actix_web::{web, App};
-    /// use stripe_revenue::{actix_revenue_handler, RevenueSync};
+    /// use stripe_pulsora_handlers::{actix_revenue_handler, RevenueSync};
+    /// use stripe_webhook_guard::StripeWebhook;
     ///
     /// let sync = web::Data::new(RevenueSync::new(pulsora::Revenue::dry_run()));
-    /// let app = App::new()
-    ///     .app_data(sync.clone())
-    ///     .route("/api/webhooks/stripe", web::post().to(actix_revenue_handler));
+    /// let app = App::new().app_data(sync.clone()).service(
+    ///     // The middleware on the webhook resource only: other routes and 404s are untouched.
+    ///     web::resource("/api/webhooks/stripe")
+    ///         .wrap(StripeWebhook::new("whsec_…"))
+    ///         .route(web::post().to(actix_revenue_handler)),
+    /// );
     /// ```
     pub async fn actix_revenue_handler(
         sync: web::Data<RevenueSync>,
@@ -69,7 +84,3 @@ mod actix_handler {
 
 #[cfg(feature = "actix-web")]
 pub use actix_handler::actix_revenue_handler;
-
-#[cfg(not(any(feature = "axum", feature = "actix-web")))]
-#[allow(dead_code)]
-fn _uses(_: &RevenueSync) {}
