@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+mod outbox;
+
 /// How often (at most) expired rows are deleted. Expired rows are ignored on lookup anyway.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -19,11 +21,12 @@ const SWEEP_EVERY: Duration = Duration::from_secs(60);
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The schema, in order. Never edit an applied migration; add one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "claims (replay ids, sent transactions, locks) and state documents in one \
-                  layer; imports the tables of the stores before it",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "claims (replay ids, sent transactions, locks) and state documents in one \
+                      layer; imports the tables of the stores before it",
+        sql: "
 CREATE TABLE stripe_pulsora_claims (
     space      TEXT NOT NULL,      -- replay, sent, lock, ...
     key        TEXT NOT NULL,
@@ -57,7 +60,49 @@ INSERT INTO stripe_pulsora_state (key, value, expires_at)
 DROP TABLE stripe_webhook_replay;
 DROP TABLE stripe_revenue_state;
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "outbox of revenue events to deliver, its queue heads, and dead letters",
+        sql: "
+CREATE TABLE stripe_pulsora_outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT, -- enqueue order, never reused
+    id              TEXT    NOT NULL UNIQUE,           -- Pulsora's transaction id
+    queue           TEXT    NOT NULL,                  -- ordering key (subscription, charge)
+    payload         TEXT    NOT NULL,                  -- JSON to send
+    stripe_event_id TEXT    NOT NULL,
+    enqueued_at     INTEGER NOT NULL,                  -- Unix milliseconds
+    due_at          INTEGER NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,        -- failed attempts so far
+    last_error      TEXT,
+    lease_token     BLOB,                              -- the holder's ClaimToken while leased
+    lease_until     INTEGER
+);
+CREATE INDEX stripe_pulsora_outbox_queue ON stripe_pulsora_outbox (queue, seq);
+CREATE INDEX stripe_pulsora_outbox_enqueued ON stripe_pulsora_outbox (enqueued_at);
+-- One row per non-empty queue: its head (oldest row) and when the head may be leased (its
+-- due time, or the end of its lease). The lease query reads only the ready part of this index,
+-- never the backlog queued behind heads that back off.
+CREATE TABLE stripe_pulsora_outbox_heads (
+    queue    TEXT    PRIMARY KEY NOT NULL,
+    seq      INTEGER NOT NULL,
+    ready_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX stripe_pulsora_outbox_heads_ready ON stripe_pulsora_outbox_heads (ready_at, seq);
+CREATE TABLE stripe_pulsora_dead_letters (
+    id              TEXT    PRIMARY KEY NOT NULL,
+    queue           TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    stripe_event_id TEXT    NOT NULL,
+    reason          TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL,
+    enqueued_at     INTEGER NOT NULL,
+    dead_at         INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX stripe_pulsora_dead_letters_dead_at ON stripe_pulsora_dead_letters (dead_at);
+",
+    },
+];
 
 /// An SQLite database file (rusqlite, SQLite compiled in), shared by every schema of a
 /// process: open it once and hand clones to the replay and state stores.
@@ -378,24 +423,33 @@ impl Documents for Sqlite {
         let documents = documents.to_vec();
         Box::pin(self.run(move |connection, now| {
             let tx = connection.transaction().map_err(error)?;
-            {
-                let mut statement = tx
-                    .prepare_cached(
-                        "INSERT INTO stripe_pulsora_state (key, value, expires_at) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (key) DO UPDATE
-                             SET value = excluded.value, expires_at = excluded.expires_at",
-                    )
-                    .map_err(error)?;
-                for document in &documents {
-                    let expires = now.saturating_add(millis(document.ttl));
-                    statement
-                        .execute(params![document.key, document.value, expires])
-                        .map_err(error)?;
-                }
-            }
+            write_documents(&tx, &documents, now)?;
             tx.commit().map_err(error)
         }))
     }
+}
+
+/// Upserts `documents` inside the caller's transaction (`put_many`, and the outbox commit that
+/// writes them with its rows); `now` is Unix milliseconds.
+fn write_documents(
+    connection: &Connection,
+    documents: &[Document],
+    now: i64,
+) -> Result<(), StoreError> {
+    let mut statement = connection
+        .prepare_cached(
+            "INSERT INTO stripe_pulsora_state (key, value, expires_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE
+                 SET value = excluded.value, expires_at = excluded.expires_at",
+        )
+        .map_err(error)?;
+    for document in documents {
+        let expires = now.saturating_add(millis(document.ttl));
+        statement
+            .execute(params![document.key, document.value, expires])
+            .map_err(error)?;
+    }
+    Ok(())
 }
 
 impl fmt::Debug for Sqlite {
