@@ -29,17 +29,25 @@ use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 pub const EVENT_RETENTION_SECS: i64 = 30 * 86_400;
 
 /// The event types the mapping turns into revenue (or learns from), listed to `GET /v1/events`
-/// as `types[]`; everything else is not worth reading.
+/// as `types[]` (Stripe accepts up to 20); everything else is not worth reading. Besides the
+/// money and subscription events: `refund.created` (a refund by id), `invoice_payment.paid`
+/// (basil: which PaymentIntent paid an invoice, so its refunds count) and
+/// `customer.discount.*` (the coupon behind a discount that basil payloads name by id only).
 pub const REVENUE_EVENT_TYPES: &[&str] = &[
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
     "invoice.paid",
     "invoice.payment_succeeded",
+    "invoice_payment.paid",
     "customer.subscription.created",
     "customer.subscription.updated",
     "customer.subscription.deleted",
+    "customer.discount.created",
+    "customer.discount.updated",
+    "customer.discount.deleted",
     "charge.refunded",
     "charge.refund.updated",
+    "refund.created",
     "refund.updated",
     "refund.failed",
     "charge.dispute.created",

@@ -71,7 +71,7 @@
 //! | `sqlite` | [`SqliteStateStore`] |
 //! | `redis` | [`RedisStateStore`] |
 //! | `postgres` | [`PostgresStateStore`] |
-//! | `stripe-api` | [`StripeApi`], the attribution lookup |
+//! | `stripe-api` | [`StripeApi`], the attribution lookup; [`backfill`], [`adopt`](mod@adopt), [`reconcile()`] |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -91,6 +91,8 @@ mod ledger;
 mod map;
 pub mod mrr;
 mod policy;
+#[cfg(feature = "stripe-api")]
+pub mod reconcile;
 pub mod scope;
 pub mod state;
 mod store;
@@ -116,8 +118,12 @@ pub use map::{map_event, subjects, MapError, Mapping, Subjects};
 pub use policy::{
     CurrencyConverter, Policy, RefundSign, Tax, UnreportedPayments, PLACEHOLDER_ATTRIBUTION,
 };
+#[cfg(feature = "stripe-api")]
+pub use reconcile::reconcile;
 pub use scope::{Connect, Ignored, Livemode};
-pub use store::{ClaimOutcome, ClaimToken, StateError, StateStore, StoreFuture};
+pub use store::{
+    ClaimOutcome, ClaimToken, RecordQuery, Records, StateError, StateStore, StoreFuture,
+};
 #[cfg(feature = "stripe-api")]
 pub use stripe_api::{LookupError, StripeApi, FETCH_CACHE_TTL, STRIPE_API_BASE};
 pub use sync::{DeadLetter, LogDeadLetter, RevenueSync, SyncOutcome};

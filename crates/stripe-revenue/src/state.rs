@@ -210,6 +210,26 @@ pub enum StateUpdate {
     Charge(String, ChargeLedger),
     /// Attribution learned for a customer or subscription id.
     Attribution(String, Attribution),
+    /// The money in reported for a payment, by its transaction id (the journal
+    /// `reconcile` compares with Stripe, feature `stripe-api`).
+    Payment(String, PaymentRecord),
+}
+
+/// The journal of one payment's money in: what the bridge recorded for a Checkout Session or a
+/// paid invoice, keyed by the payment's transaction id (the invoice, else the PaymentIntent).
+/// Written in the same save as the ledgers, so it says what was committed, in both delivery
+/// modes. Its money out is in the payment's [`ChargeLedger`] (refunds by id, lost disputes,
+/// the refunded total reported); a subscription's MRR in its [`SubscriptionLedger`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentRecord {
+    /// Lower-case ISO currency, as Stripe wrote it (before any currency conversion).
+    pub currency: String,
+    /// The revenue reported, minor units (tax excluded unless the policy includes it).
+    pub amount: i64,
+    /// `created` of the Stripe event that reported it.
+    pub created: i64,
+    /// That event's id.
+    pub event: String,
 }
 
 /// All the mapping state in memory: the reference implementation of what a persistent store
@@ -219,6 +239,7 @@ pub struct MemoryState {
     subscriptions: std::collections::HashMap<String, SubscriptionLedger>,
     charges: std::collections::HashMap<String, ChargeLedger>,
     attributions: std::collections::HashMap<String, Attribution>,
+    payments: std::collections::HashMap<String, PaymentRecord>,
     sent: std::collections::HashSet<String>,
 }
 
@@ -256,6 +277,9 @@ impl MemoryState {
                 StateUpdate::Attribution(id, attribution) => {
                     self.attributions.insert(id.clone(), attribution.clone());
                 }
+                StateUpdate::Payment(id, record) => {
+                    self.payments.insert(id.clone(), record.clone());
+                }
             }
         }
     }
@@ -263,6 +287,11 @@ impl MemoryState {
     /// Records a transaction id as delivered; `false` if it already was.
     pub fn mark_sent(&mut self, transaction_id: &str) -> bool {
         self.sent.insert(transaction_id.to_owned())
+    }
+
+    /// The money in recorded for a transaction id.
+    pub fn payment(&self, transaction_id: &str) -> Option<&PaymentRecord> {
+        self.payments.get(transaction_id)
     }
 
     /// Whether a transaction id was delivered.

@@ -6,7 +6,8 @@
 //! to Pulsora (so a Stripe retry after a partial failure never sends money twice).
 
 use crate::map::Subjects;
-use crate::state::{Context, StateUpdate};
+use crate::state::{ChargeLedger, Context, PaymentRecord, StateUpdate, SubscriptionLedger};
+use std::collections::HashMap;
 pub use stripe_pulsora_store::{ClaimOutcome, ClaimToken, StoreFuture};
 
 /// The state store failed: [`Unavailable`](StateError::Unavailable) is transient (the delivery
@@ -71,4 +72,39 @@ pub trait StateStore: Send + Sync + 'static {
         let _ = (subject, token);
         Box::pin(async { Ok(()) })
     }
+
+    /// What the state holds for the ids `reconcile` (feature `stripe-api`) asks about (read by
+    /// key: the ids come from Stripe's objects, nothing is enumerated). The default, for stores
+    /// that keep no journal, fails.
+    fn records<'a>(&'a self, query: &'a RecordQuery) -> StoreFuture<'a, Records> {
+        let _ = query;
+        Box::pin(async {
+            Err(StateError::Backend(
+                "this state store keeps no journal to reconcile against".into(),
+            ))
+        })
+    }
+}
+
+/// The ids [`StateStore::records`] reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// Transaction ids of money in (invoices, PaymentIntents): their [`PaymentRecord`]s.
+    pub payments: Vec<String>,
+    /// Payment keys (PaymentIntent, else charge): their money-out [`ChargeLedger`]s.
+    pub charges: Vec<String>,
+    /// Subscription ids: their MRR [`SubscriptionLedger`]s.
+    pub subscriptions: Vec<String>,
+}
+
+/// What the state holds for a [`RecordQuery`]; an id without an entry was never recorded (or
+/// its entry expired).
+#[derive(Debug, Clone, Default)]
+pub struct Records {
+    /// Money in, by transaction id.
+    pub payments: HashMap<String, PaymentRecord>,
+    /// Money-out ledgers, by payment key.
+    pub charges: HashMap<String, ChargeLedger>,
+    /// MRR ledgers, by subscription id.
+    pub subscriptions: HashMap<String, SubscriptionLedger>,
 }

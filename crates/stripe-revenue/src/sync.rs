@@ -303,6 +303,12 @@ impl RevenueSync {
         self.inner.health.fault()
     }
 
+    /// The state store and the resolved policy (for reconcile).
+    #[cfg(feature = "stripe-api")]
+    pub(crate) fn state_and_policy(&self) -> (&dyn StateStore, &Policy) {
+        (self.inner.store.as_ref(), &self.inner.policy)
+    }
+
     /// Maps one verified event and delivers the result.
     pub async fn handle(&self, event: &VerifiedStripeEvent) -> SyncOutcome {
         let outcome = self.run(event).await;

@@ -311,9 +311,46 @@ async fn opening_balance_makes_pulsora_mrr_equal_stripe_and_webhooks_keep_it() {
             "data": data,
         });
         webhook(&bridge, event).await;
+        // Stripe's own record changes with it.
+        let mut current = stripe_object(&after, t0 + i as i64);
+        if kind == "customer.subscription.deleted" {
+            current["ended_at"] = json!(day + k as i64);
+        }
+        fake.put("subscriptions", current);
         plans[i] = after;
     }
     assert_eq!(pulsora_mrr(&bridge.pulsora), nonzero(model_mrr(&plans)));
+
+    // Reconcile agrees: MRR per currency is the model's on both sides, no object differs.
+    let report = bridge
+        .sync
+        .reconcile(
+            &stripe,
+            stripe_revenue::reconcile::ReconcileWindow {
+                since: t0,
+                until: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(report.agrees(), "{report}");
+    assert_eq!(report.checked.subscriptions, 500);
+    let column = |recorded: bool| {
+        nonzero(
+            report
+                .mrr
+                .iter()
+                .map(|r| {
+                    (
+                        r.currency.clone(),
+                        if recorded { r.recorded } else { r.stripe },
+                    )
+                })
+                .collect(),
+        )
+    };
+    assert_eq!(column(false), nonzero(model_mrr(&plans)));
+    assert_eq!(column(true), nonzero(model_mrr(&plans)));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,6 +373,50 @@ async fn adoption_without_opening_sends_nothing_and_reports_the_next_movement() 
         .unwrap();
     assert_eq!((summary.adopted, summary.sent), (60, 0), "{summary}");
     assert!(bridge.pulsora.accepted().is_empty());
+    // Pulsora was told nothing: reconcile shows each counting subscription's unreported MRR.
+    let report = bridge
+        .sync
+        .reconcile(
+            &stripe,
+            stripe_revenue::reconcile::ReconcileWindow {
+                since: t0,
+                until: None,
+            },
+        )
+        .await
+        .unwrap();
+    let counting = model_mrr(
+        &plans
+            .iter()
+            .filter(|p| p.status != "canceled")
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    let listed: Vec<_> = report
+        .differences
+        .iter()
+        .map(|d| d.object.as_str())
+        .collect();
+    let want: Vec<_> = plans
+        .iter()
+        .filter(|p| matches!(p.status, "active" | "past_due"))
+        .map(|p| p.id.as_str())
+        .collect();
+    assert_eq!(listed, want, "{report}");
+    assert!(report
+        .differences
+        .iter()
+        .all(|d| d.detail.contains("never reported")));
+    assert_eq!(
+        nonzero(
+            report
+                .mrr
+                .iter()
+                .map(|r| (r.currency.clone(), r.stripe))
+                .collect()
+        ),
+        nonzero(counting)
+    );
 
     // An active monthly subscription adds a seat: only the movement is reported.
     let plan = plans

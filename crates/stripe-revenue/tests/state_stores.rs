@@ -228,3 +228,75 @@ async fn forty_changes(pulsora: &FakePulsora, a: RevenueSync, b: RevenueSync) {
     // Whatever order they ran in, the newest state (quantity 40) wins: 800.00 per month.
     assert_eq!(mrr, Decimal::from_str("800.00").unwrap());
 }
+
+/// The journal reconcile reads: a Checkout purchase and its refund, then `records` by id on
+/// each store that runs here, with absent ids absent.
+async fn journal_round_trip(store: impl StateStore + Clone) {
+    let (pulsora, pulsora_url) = FakePulsora::start(0).await;
+    let sync = sync(&pulsora_url, store.clone());
+    // Unique ids per run: Redis and PostgreSQL outlive the test.
+    let t0 = 1_600_000_000 + i64::from(std::process::id()) * 1_000 + i64::from(rand_suffix());
+    let events = scenario("purchase_refunds", ApiShape::Basil, t0).unwrap();
+    for event in &events {
+        assert_eq!(sync.handle(&verified(event)).await.status(), 200);
+    }
+    assert!(!pulsora.accepted().is_empty());
+    let session = &events[0]["data"]["object"];
+    let pi = session["payment_intent"].as_str().unwrap().to_owned();
+    let query = stripe_revenue::RecordQuery {
+        payments: vec![pi.clone(), "pi_never_seen".into()],
+        charges: vec![pi.clone()],
+        subscriptions: vec!["sub_never_seen".into()],
+    };
+    let records = store.records(&query).await.unwrap();
+    let paid = &records.payments[&pi];
+    assert_eq!(paid.amount, session["amount_total"].as_i64().unwrap());
+    assert_eq!(paid.currency, session["currency"].as_str().unwrap());
+    assert!(!records.payments.contains_key("pi_never_seen"));
+    assert!(records.charges[&pi].refunded_reported > 0);
+    assert!(records.subscriptions.is_empty());
+}
+
+fn rand_suffix() -> u16 {
+    (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos()
+        % 1_000) as u16
+}
+
+#[cfg(feature = "sqlite")]
+#[tokio::test]
+async fn journal_round_trips_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = stripe_revenue::SqliteStateStore::open(dir.path().join("j.sqlite3")).unwrap();
+    journal_round_trip(store).await;
+}
+
+#[cfg(feature = "redis")]
+#[tokio::test]
+async fn journal_round_trips_on_redis_and_postgres() {
+    match std::env::var("STRIPE_PULSORA_TEST_REDIS_URL") {
+        Ok(url) => {
+            journal_round_trip(
+                stripe_revenue::RedisStateStore::connect(&url)
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+        Err(_) => eprintln!("note: STRIPE_PULSORA_TEST_REDIS_URL unset; skipping Redis"),
+    }
+    #[cfg(feature = "postgres")]
+    match std::env::var("STRIPE_PULSORA_TEST_POSTGRES_URL") {
+        Ok(url) => {
+            journal_round_trip(
+                stripe_revenue::PostgresStateStore::connect(&url)
+                    .await
+                    .unwrap(),
+            )
+            .await
+        }
+        Err(_) => eprintln!("note: STRIPE_PULSORA_TEST_POSTGRES_URL unset; skipping PostgreSQL"),
+    }
+}

@@ -15,7 +15,9 @@ pub use backends::{MemoryStateStore, DEFAULT_MEMORY_SENT_IDS, DEFAULT_MEMORY_STA
 
 use crate::map::Subjects;
 use crate::state::{Context, StateUpdate};
-use crate::store::{ClaimOutcome, ClaimToken, StateError, StateStore, StoreFuture};
+use crate::store::{
+    ClaimOutcome, ClaimToken, RecordQuery, Records, StateError, StateStore, StoreFuture,
+};
 use std::fmt;
 use std::time::{Duration, Instant};
 use stripe_pulsora_store::{Document, Documents, Space};
@@ -175,10 +177,45 @@ impl<B: Documents> KvStateStore<B> {
                 StateUpdate::Attribution(id, attribution) => {
                     (attribution_key(id), encode(attribution)?, ttls.attribution)
                 }
+                // The journal lives as long as the payment's money-out ledger.
+                StateUpdate::Payment(id, record) => (payment_key(id), encode(record)?, ttls.charge),
             };
             documents.push(Document { key, value, ttl });
         }
         self.backend.put_many(&documents).await
+    }
+
+    async fn read_records(&self, query: &RecordQuery) -> Result<Records, StateError> {
+        let mut records = Records::default();
+        let keys: Vec<String> = query
+            .payments
+            .iter()
+            .map(|id| payment_key(id))
+            .chain(query.charges.iter().map(|id| charge_key(id)))
+            .chain(query.subscriptions.iter().map(|id| subscription_key(id)))
+            .collect();
+        // Bounded batches: one round trip per few hundred keys, never one huge query.
+        let mut values = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(500) {
+            values.extend(self.backend.get_many(chunk).await?);
+        }
+        let mut values = values.into_iter();
+        for id in &query.payments {
+            if let Some(found) = decode(values.next().flatten().as_ref())? {
+                records.payments.insert(id.clone(), found);
+            }
+        }
+        for id in &query.charges {
+            if let Some(found) = decode(values.next().flatten().as_ref())? {
+                records.charges.insert(id.clone(), found);
+            }
+        }
+        for id in &query.subscriptions {
+            if let Some(found) = decode(values.next().flatten().as_ref())? {
+                records.subscriptions.insert(id.clone(), found);
+            }
+        }
+        Ok(records)
     }
 
     async fn lock_subject(&self, subject: &str) -> Result<Option<ClaimToken>, StateError> {
@@ -260,6 +297,10 @@ impl<B: Documents> StateStore for KvStateStore<B> {
                 .map(|_| ())
         })
     }
+
+    fn records<'a>(&'a self, query: &'a RecordQuery) -> StoreFuture<'a, Records> {
+        Box::pin(self.read_records(query))
+    }
 }
 
 impl<B: fmt::Debug> fmt::Debug for KvStateStore<B> {
@@ -279,6 +320,9 @@ pub(crate) fn charge_key(id: &str) -> String {
 }
 pub(crate) fn attribution_key(id: &str) -> String {
     format!("stripe-pulsora:attr:{id}")
+}
+pub(crate) fn payment_key(id: &str) -> String {
+    format!("stripe-pulsora:paid:{id}")
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: Option<&String>) -> Result<Option<T>, StateError> {

@@ -371,6 +371,13 @@ pub fn map_event(
         Object::Other => Mapped::default(),
     };
     let mut mapped = mapped;
+    // The journal of money in, before any conversion: what reconcile compares with Stripe.
+    let journal: Vec<StateUpdate> = mapped
+        .drafts
+        .iter()
+        .filter_map(|d| payment_record(d, &envelope))
+        .collect();
+    mapped.updates.extend(journal);
     if let Some(converter) = &policy.converter {
         crate::ledger::convert_mrr(&mut mapped.drafts, &mut mapped.updates, converter.as_ref());
     }
@@ -391,6 +398,24 @@ pub fn map_event(
         notes: mapped.notes,
         ignored: None,
     })
+}
+
+/// The journal entry of a draft that reports money in (purchase, subscription, renewal).
+fn payment_record(draft: &Draft, event: &Envelope<'_>) -> Option<StateUpdate> {
+    if !crate::is_collected_money(draft.kind) {
+        return None;
+    }
+    let scale = rust_decimal::Decimal::from(10i64.pow(crate::currency::exponent(&draft.currency)));
+    let minor = rust_decimal::prelude::ToPrimitive::to_i64(&(draft.amount * scale).trunc())?;
+    Some(StateUpdate::Payment(
+        draft.transaction_id.clone(),
+        crate::state::PaymentRecord {
+            currency: draft.currency.to_ascii_lowercase(),
+            amount: minor,
+            created: event.created,
+            event: event.event_id.to_owned(),
+        },
+    ))
 }
 
 /// Applies the policy's currency conversion hook (off by default) to the amount and the MRR
