@@ -12,6 +12,8 @@ use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::NoTls;
 
+mod outbox;
+
 /// The database's clock in Unix milliseconds: every instance compares leases against one
 /// clock, so clock skew between instances cannot hand one lease to two holders.
 macro_rules! now_ms {
@@ -34,10 +36,11 @@ const SWEEP_BATCH: i64 = 5_000;
 pub const DEFAULT_POOL_SIZE: usize = 16;
 
 /// The schema, in order. Never edit an applied migration; add one.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "claims (replay ids, sent transactions, locks) and state documents",
-    sql: "
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "claims (replay ids, sent transactions, locks) and state documents",
+        sql: "
 CREATE TABLE stripe_pulsora_claims (
     space      TEXT    NOT NULL,   -- replay, sent, lock, ...
     key        TEXT    NOT NULL,
@@ -54,7 +57,49 @@ CREATE TABLE stripe_pulsora_state (
 );
 CREATE INDEX stripe_pulsora_state_expires ON stripe_pulsora_state (expires_at);
 ",
-}];
+    },
+    Migration {
+        version: 2,
+        description: "outbox of revenue events to deliver, its queue heads, and dead letters",
+        sql: "
+CREATE TABLE stripe_pulsora_outbox (
+    seq             BIGINT  GENERATED ALWAYS AS IDENTITY PRIMARY KEY, -- enqueue order
+    id              TEXT    NOT NULL UNIQUE,   -- Pulsora's transaction id
+    queue           TEXT    NOT NULL,          -- ordering key (subscription, charge)
+    payload         TEXT    NOT NULL,          -- JSON to send
+    stripe_event_id TEXT    NOT NULL,
+    enqueued_at     BIGINT  NOT NULL,          -- Unix milliseconds, the caller's clock
+    due_at          BIGINT  NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0, -- failed attempts so far
+    last_error      TEXT,
+    lease_token     BYTEA,                     -- the holder's ClaimToken while leased
+    lease_until     BIGINT
+);
+CREATE INDEX stripe_pulsora_outbox_queue ON stripe_pulsora_outbox (queue, seq);
+CREATE INDEX stripe_pulsora_outbox_enqueued ON stripe_pulsora_outbox (enqueued_at);
+-- One row per non-empty queue: its head (oldest row) and when the head may be leased (its
+-- due time, or the end of its lease). Leasers lock these rows (FOR UPDATE SKIP LOCKED) and
+-- read only the ready part of the index, never the backlog behind heads that back off.
+CREATE TABLE stripe_pulsora_outbox_heads (
+    queue    TEXT   PRIMARY KEY,
+    seq      BIGINT NOT NULL,
+    ready_at BIGINT NOT NULL
+);
+CREATE INDEX stripe_pulsora_outbox_heads_ready ON stripe_pulsora_outbox_heads (ready_at, seq);
+CREATE TABLE stripe_pulsora_dead_letters (
+    id              TEXT    PRIMARY KEY,
+    queue           TEXT    NOT NULL,
+    payload         TEXT    NOT NULL,
+    stripe_event_id TEXT    NOT NULL,
+    reason          TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL,
+    enqueued_at     BIGINT  NOT NULL,
+    dead_at         BIGINT  NOT NULL
+);
+CREATE INDEX stripe_pulsora_dead_letters_dead_at ON stripe_pulsora_dead_letters (dead_at);
+",
+    },
+];
 
 /// A PostgreSQL database shared by every schema and every instance (feature `postgres`).
 ///
@@ -433,27 +478,10 @@ impl Documents for Postgres {
             if documents.is_empty() {
                 return Ok(());
             }
-            // One row per key (the last write wins): ON CONFLICT may not touch a row twice.
-            let mut keys: Vec<&str> = Vec::with_capacity(documents.len());
-            let mut values: Vec<&str> = Vec::with_capacity(documents.len());
-            let mut ttls: Vec<i64> = Vec::with_capacity(documents.len());
-            for document in documents.iter().rev() {
-                if !keys.contains(&document.key.as_str()) {
-                    keys.push(&document.key);
-                    values.push(&document.value);
-                    ttls.push(millis(document.ttl));
-                }
-            }
+            let (keys, values, ttls) = document_columns(documents);
             let client = self.client().await?;
             let upsert = client
-                .prepare_cached(concat!(
-                    "INSERT INTO stripe_pulsora_state (key, value, expires_at)
-                     SELECT k, v, ",
-                    now_ms!(),
-                    " + t FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(k, v, t)
-                     ON CONFLICT (key) DO UPDATE
-                         SET value = excluded.value, expires_at = excluded.expires_at"
-                ))
+                .prepare_cached(UPSERT_DOCUMENTS)
                 .await
                 .map_err(error)?;
             client
@@ -463,6 +491,33 @@ impl Documents for Postgres {
                 .map_err(error)
         })
     }
+}
+
+/// Upserts documents given as three columns ([`document_columns`]); shared by `put_many` and
+/// the outbox commit.
+const UPSERT_DOCUMENTS: &str = concat!(
+    "INSERT INTO stripe_pulsora_state (key, value, expires_at)
+     SELECT k, v, ",
+    now_ms!(),
+    " + t FROM unnest($1::text[], $2::text[], $3::bigint[]) AS u(k, v, t)
+     ON CONFLICT (key) DO UPDATE
+         SET value = excluded.value, expires_at = excluded.expires_at"
+);
+
+/// Documents as key, value and time-to-live columns, one row per key (the last write wins:
+/// `ON CONFLICT` may not touch a row twice in one statement).
+fn document_columns(documents: &[Document]) -> (Vec<&str>, Vec<&str>, Vec<i64>) {
+    let mut keys: Vec<&str> = Vec::with_capacity(documents.len());
+    let mut values: Vec<&str> = Vec::with_capacity(documents.len());
+    let mut ttls: Vec<i64> = Vec::with_capacity(documents.len());
+    for document in documents.iter().rev() {
+        if !keys.contains(&document.key.as_str()) {
+            keys.push(&document.key);
+            values.push(&document.value);
+            ttls.push(millis(document.ttl));
+        }
+    }
+    (keys, values, ttls)
 }
 
 /// Never prints the pool's configuration (it holds the password).

@@ -28,7 +28,7 @@ async fn postgres_instances_starting_at_once_migrate_once() {
         .await
         .expect("query")
         .get(0);
-    assert_eq!(applied, 1);
+    assert_eq!(applied, 2);
     // And a restart finds nothing to do.
     stripe_pulsora_store::Postgres::connect(&url)
         .await

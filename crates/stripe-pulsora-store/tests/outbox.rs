@@ -563,3 +563,130 @@ async fn all_or_nothing(store: &dyn Outbox, name: &str, poison: &str) {
         "{name}"
     );
 }
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::*;
+    use stripe_pulsora_store::{Documents, Postgres};
+
+    fn fresh() -> Fresh {
+        Box::new(|| {
+            Box::pin(async {
+                let url = support::fresh_postgres()
+                    .await
+                    .expect("checked by the caller");
+                Arc::new(Postgres::connect(&url).await.expect("connect")) as Arc<dyn Outbox>
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn postgres_follows_the_outbox_table() {
+        if support::postgres_url().is_none() {
+            return;
+        }
+        run_table(fresh(), "postgres").await;
+    }
+
+    /// Two instances (two pools) on one database: leases are disjoint, queue order holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres_leasers_on_two_pools_never_share_a_row() {
+        let Some(url) = support::fresh_postgres().await else {
+            return;
+        };
+        let a = Postgres::connect(&url).await.expect("connect");
+        let b = Postgres::connect(&url).await.expect("connect");
+        disjoint_leases(Arc::new(a), Arc::new(b), "postgres").await;
+    }
+
+    const REFUSE: &str = "
+        CREATE FUNCTION refuse_in_test() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.id = 'boom' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+            IF NEW.id = 'slow' THEN PERFORM pg_sleep(30); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER refuse BEFORE INSERT ON stripe_pulsora_outbox
+            FOR EACH ROW EXECUTE FUNCTION refuse_in_test();";
+
+    /// A failing statement mid-commit (a trigger refusing the second row), then a connection
+    /// killed mid-commit (the server terminates the backend while the second row's trigger
+    /// sleeps): both times neither the documents nor the first row remain.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_commit_is_all_or_nothing() {
+        let Some(url) = support::fresh_postgres().await else {
+            return;
+        };
+        let db = Postgres::connect(&url).await.expect("connect");
+        let admin = db.pool().get().await.expect("client");
+        admin.batch_execute(REFUSE).await.expect("trigger");
+        all_or_nothing(&db, "postgres (failing statement)", "boom").await;
+
+        let sent = Space::new("sent");
+        let run = support::unique("k");
+        let document = Document {
+            key: format!("{run}-ledger"),
+            value: "{}".into(),
+            ttl: Duration::from_secs(60),
+        };
+        let mut batch = rows(&run, &["first@q1"]);
+        batch.push(OutboxRow {
+            id: "slow".into(),
+            queue: format!("{run}-q2"),
+            payload: "{}".into(),
+            stripe_event_id: "evt".into(),
+        });
+        let committing = {
+            let (db, document, batch) = (db.clone(), document.clone(), batch.clone());
+            tokio::spawn(async move {
+                db.commit_outbox(&sent, &[document], &batch, start_ms())
+                    .await
+            })
+        };
+        let database: String = admin
+            .query_one("SELECT current_database()", &[])
+            .await
+            .expect("database")
+            .get(0);
+        let mut killed = false;
+        for _ in 0..200 {
+            let sleeping = admin
+                .query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE datname = $1 AND wait_event = 'PgSleep'",
+                    &[&database],
+                )
+                .await
+                .expect("terminate");
+            if !sleeping.is_empty() {
+                killed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        assert!(killed, "the commit reached the sleeping trigger");
+        let outcome = tokio::time::timeout(Duration::from_secs(10), committing)
+            .await
+            .expect("the killed commit answers")
+            .expect("task");
+        let error = outcome.expect_err("a killed connection fails the commit");
+        assert!(error.is_transient(), "{error}");
+        // A fresh instance sees nothing of it.
+        let after = Postgres::connect(&url).await.expect("connect");
+        let stats = after.stats().await.expect("stats");
+        assert_eq!(
+            stats.pending, 1,
+            "only the row of the earlier successful commit"
+        );
+        let values = after.get_many(std::slice::from_ref(&document.key)).await;
+        assert_eq!(values.expect("get"), [None]);
+        let leased = after
+            .lease_due(start_ms(), 10, ClaimToken::new(), LEASE)
+            .await
+            .expect("lease");
+        assert!(
+            leased.iter().all(|l| !l.row.id.contains("first")),
+            "{leased:?}"
+        );
+    }
+}
