@@ -1,15 +1,13 @@
 //! `stripe-pulsora adopt`: every subscription that existed before the bridge enters its MRR
 //! ledger (see [`stripe_revenue::adopt`]).
 
-use clap::Parser;
 use std::process::ExitCode;
 use std::time::Duration;
 use stripe_revenue::adopt::{adopt, AdoptError};
 
 /// `stripe-pulsora adopt [--report-opening-mrr] [--dry-run]`
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Args)]
 #[command(
-    name = "stripe-pulsora adopt",
     about = "Bring the subscriptions that predate the bridge into its MRR ledger",
     long_about = "Reads every subscription (status=all, prices and discounts expanded) and sets \
                   its MRR baseline, so the next change Stripe sends reports the right movement. \
@@ -30,17 +28,7 @@ pub struct AdoptArgs {
 
 /// Runs the command: 0 when every subscription was adopted, 1 when the run stopped (rerun to
 /// resume), 2 for a configuration error.
-pub async fn run(args: Vec<String>) -> ExitCode {
-    let args = match AdoptArgs::try_parse_from(
-        std::iter::once("stripe-pulsora adopt".to_owned()).chain(args),
-    ) {
-        Ok(args) => args,
-        Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
-            let _ = error.print();
-            return ExitCode::from(code);
-        }
-    };
+pub async fn run(args: AdoptArgs) -> ExitCode {
     let Some((bridge, stripe)) = super::stripe_command::prepare("adopt", args.dry_run).await else {
         return ExitCode::from(2);
     };

@@ -1,7 +1,6 @@
 //! `stripe-pulsora backfill`: the events Stripe still keeps, through the bridge's own pipeline
 //! (see [`stripe_revenue::backfill`]), with a progress bar and a summary table.
 
-use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::ops::ControlFlow;
@@ -14,9 +13,8 @@ use stripe_revenue::backfill::{
 };
 
 /// `stripe-pulsora backfill --since <when> [--until <when>] [--dry-run]`
-#[derive(Debug, Parser)]
+#[derive(Debug, clap::Args)]
 #[command(
-    name = "stripe-pulsora backfill",
     about = "Send the revenue events Stripe still keeps (30 days) that the bridge missed",
     long_about = "Lists GET /v1/events (revenue event types only) in the window and runs each \
                   event, oldest first, through the same replay store, mapping, state and \
@@ -62,17 +60,7 @@ fn unix(at: SystemTime) -> Option<i64> {
 
 /// Runs the command; the exit code is 0 when the window was processed, 1 when the run stopped
 /// (rerun to resume), 2 for a configuration error.
-pub async fn run(args: Vec<String>) -> ExitCode {
-    let args = match BackfillArgs::try_parse_from(
-        std::iter::once("stripe-pulsora backfill".to_owned()).chain(args),
-    ) {
-        Ok(args) => args,
-        Err(error) => {
-            let code = if error.use_stderr() { 2 } else { 0 };
-            let _ = error.print();
-            return ExitCode::from(code);
-        }
-    };
+pub async fn run(args: BackfillArgs) -> ExitCode {
     let Some((bridge, stripe)) = super::stripe_command::prepare("backfill", args.dry_run).await
     else {
         return ExitCode::from(2);

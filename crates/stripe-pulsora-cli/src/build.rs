@@ -3,7 +3,7 @@
 
 use super::env::{EnvConfig, LimitSetting, LogFormat, StoreSetting};
 use stripe_revenue::RevenueSync;
-use stripe_webhook_guard::{Cidr, Quota, StripeWebhookLayer};
+use stripe_webhook_guard::{Quota, StripeWebhookLayer};
 
 /// The secret the examples use when `STRIPE_WEBHOOK_SECRET` is unset (never in production:
 /// the binary refuses to start without a real one).
@@ -28,9 +28,7 @@ pub fn webhook_layer(config: &EnvConfig) -> StripeWebhookLayer {
     layer = layer
         .tolerance(config.tolerance)
         .future_skew(config.tolerance);
-    if let Some(max_body) = config.max_body {
-        layer = layer.body_limit(max_body);
-    }
+    layer = layer.body_limit(config.max_body);
     layer = match config.rate_limit {
         LimitSetting::Default => layer,
         LimitSetting::Off => layer.no_rate_limit(),
@@ -45,14 +43,9 @@ pub fn webhook_layer(config: &EnvConfig) -> StripeWebhookLayer {
             layer.failure_limit(Quota::per_minute(per_minute).burst(per_minute))
         }
     };
-    // Validated when the configuration was read, so nothing is dropped here.
-    let proxies: Vec<Cidr> = config
-        .trusted_proxies
-        .iter()
-        .filter_map(|c| c.parse().ok())
-        .collect();
-    if !proxies.is_empty() {
-        layer = layer.trusted_proxies(proxies);
+    // Parsed once, when the configuration was read.
+    if !config.trusted_proxies.is_empty() {
+        layer = layer.trusted_proxies(config.trusted_proxies.iter().copied());
     }
     layer
 }

@@ -1,24 +1,35 @@
-//! Configuration from the environment, shared by the `stripe-pulsora` binary and the examples,
-//! so what works in an example works in production. A bad value is reported with the variable's
-//! name, what is wrong and an example of a good value; never a panic.
+//! The bridge's configuration, shared by the `stripe-pulsora` binary and the examples, so what
+//! works in an example works in production. Every value is defined once, in
+//! [`Settings`](crate::Settings) (flag, variable, default, help); this module adds the checks
+//! that span values and secrets. A bad value is reported with the variable's name, what is wrong
+//! and an example of a good value; never a panic.
 
-use std::collections::HashMap;
+use crate::settings::Settings;
 use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
+use stripe_webhook_guard::Cidr;
 
 /// A variable with a bad value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}={value:?}: {problem} (for example {variable}={example})")]
+#[error("{variable}={value:?}: {problem}{}", example_hint(variable, example))]
 pub struct ConfigError {
     /// The variable's name.
-    pub variable: &'static str,
+    pub variable: String,
     /// The value as given.
     pub value: String,
     /// What is wrong with it.
     pub problem: String,
     /// A good value.
-    pub example: &'static str,
+    pub example: String,
+}
+
+fn example_hint(variable: &str, example: &str) -> String {
+    if example.is_empty() {
+        String::new()
+    } else {
+        format!(" (for example {variable}={example})")
+    }
 }
 
 /// Where processed event ids (and the mapping's ledgers) are kept.
@@ -85,10 +96,10 @@ pub struct EnvConfig {
     pub rate_limit: LimitSetting<RateSetting>,
     /// `STRIPE_PULSORA_FAILURE_LIMIT`: `off` or failed verifications per minute.
     pub failure_limit: LimitSetting<u32>,
-    /// `STRIPE_PULSORA_TRUSTED_PROXIES`: comma-separated CIDRs.
-    pub trusted_proxies: Vec<String>,
-    /// `STRIPE_PULSORA_MAX_BODY`: body limit in bytes.
-    pub max_body: Option<usize>,
+    /// `STRIPE_PULSORA_TRUSTED_PROXIES`: addresses or CIDRs.
+    pub trusted_proxies: Vec<Cidr>,
+    /// `STRIPE_PULSORA_MAX_BODY`: body limit in bytes, default 1 MiB.
+    pub max_body: usize,
     /// `STRIPE_PULSORA_TOLERANCE`: signature tolerance, default 300 s, at most 3600 s.
     pub tolerance: Duration,
     /// `STRIPE_PULSORA_INLINE_BUDGET`: Pulsora's part of one webhook answer, default 9 s.
@@ -166,35 +177,33 @@ impl fmt::Debug for EnvConfig {
     }
 }
 
-fn error(
-    variable: &'static str,
-    value: &str,
-    problem: impl Into<String>,
-    example: &'static str,
-) -> ConfigError {
+fn error(variable: &str, value: &str, problem: impl Into<String>, example: &str) -> ConfigError {
     ConfigError {
-        variable,
+        variable: variable.to_owned(),
         value: value.to_owned(),
         problem: problem.into(),
-        example,
+        example: example.to_owned(),
     }
 }
 
 impl EnvConfig {
-    /// Reads the process environment.
+    /// Reads the process environment (every variable of [`Settings`]).
     pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_vars(std::env::vars())
+        Self::from_settings(Settings::from_env()?)
     }
 
-    /// Reads the given variables (tests pass their own).
+    /// Reads the given variables and nothing else (tests pass their own).
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = vars.into_iter().collect();
-        let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        Self::from_settings(Settings::from_vars(vars)?)
+    }
 
-        let webhook_secrets = match get("STRIPE_WEBHOOK_SECRET") {
-            None => Vec::new(),
+    /// Checks what one value cannot say alone (secrets' shape, an http:// endpoint and its
+    /// opt-in, the default store) and builds the configuration. Secrets are never quoted.
+    pub fn from_settings(settings: Settings) -> Result<Self, ConfigError> {
+        let webhook_secrets = match settings.webhook_secret.as_deref().map(str::trim) {
+            None | Some("") => Vec::new(),
             Some(value) => {
                 let secrets: Vec<String> = value
                     .split(',')
@@ -230,18 +239,8 @@ impl EnvConfig {
                 secrets
             }
         };
-        let bind = match get("BIND") {
-            None => SocketAddr::from(([127, 0, 0, 1], 3000)),
-            Some(v) => v.parse().map_err(|e| {
-                error(
-                    "BIND",
-                    v,
-                    format!("not an address:port ({e})"),
-                    "0.0.0.0:8080",
-                )
-            })?,
-        };
-        let pulsora_token = match get("PULSORA_API_TOKEN") {
+        let pulsora_token = match settings.pulsora_token.as_deref().map(str::trim) {
+            None | Some("") => None,
             Some(t) if t.starts_with("pub_") => {
                 return Err(error(
                     "PULSORA_API_TOKEN",
@@ -250,175 +249,24 @@ impl EnvConfig {
                     "sec_…",
                 ))
             }
-            other => other.map(str::to_owned),
+            Some(t) => Some(t.to_owned()),
         };
-        let stripe_api_base = match get("STRIPE_API_BASE") {
-            None => "https://api.stripe.com".to_owned(),
-            Some(base) if base.starts_with("https://") || base.starts_with("http://") => {
-                base.trim_end_matches('/').to_owned()
-            }
-            Some(base) => {
-                return Err(error(
-                    "STRIPE_API_BASE",
-                    base,
-                    "expected an http(s) URL",
-                    "https://api.stripe.com",
-                ))
-            }
-        };
-        let pulsora_endpoint = match get("PULSORA_ENDPOINT") {
-            Some(v) if !(v.starts_with("http://") || v.starts_with("https://")) => {
-                return Err(error(
-                    "PULSORA_ENDPOINT",
-                    v,
-                    "not an http(s) URL",
-                    "https://pulsora.co/api/ingest",
-                ))
-            }
-            Some(v)
-                if v.starts_with("http://")
-                    && !is_loopback_url(v)
-                    && get(ALLOW_INSECURE) != Some("1") =>
+        if let Some(endpoint) = &settings.pulsora_endpoint {
+            if endpoint.starts_with("http://")
+                && !is_loopback_url(endpoint)
+                && !settings.allow_insecure_endpoint
             {
                 // The token travels in a header and in the body: never in clear text over a network.
                 return Err(error(
                     "PULSORA_ENDPOINT",
-                    v,
-                    format!("plain http:// to a host that is not loopback would send the Pulsora token in clear text; use https:// (or set {ALLOW_INSECURE}=1 for a trusted private network)"),
+                    endpoint,
+                    "plain http:// to a host that is not loopback would send the Pulsora token in clear text; use https:// (or set STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT=1 for a trusted private network)",
                     "https://pulsora.co/api/ingest",
                 ));
             }
-            other => other.map(str::to_owned),
-        };
-        // Durable by default: MRR ledgers and delivered ids must survive a restart.
-        let default_store_file = (cfg!(feature = "sqlite")
-            && get("STRIPE_PULSORA_REPLAY_STORE").is_none())
-        .then(|| default_state_file(get("STATE_DIRECTORY")));
-        let store = match get("STRIPE_PULSORA_REPLAY_STORE") {
-            None => match (&default_store_file, &pulsora_token) {
-                (Some(file), Some(_)) => StoreSetting::Sqlite(file.clone()),
-                _ => StoreSetting::Memory,
-            },
-            Some("memory") => StoreSetting::Memory,
-            Some(v) if v.starts_with("sqlite:") && v.len() > "sqlite:".len() => {
-                StoreSetting::Sqlite(v["sqlite:".len()..].to_owned())
-            }
-            Some(v) if v.starts_with("redis://") || v.starts_with("rediss://") => {
-                StoreSetting::Redis(v.to_owned())
-            }
-            Some(v) if v.starts_with("postgres://") || v.starts_with("postgresql://") => {
-                StoreSetting::Postgres(v.to_owned())
-            }
-            Some(v) => {
-                return Err(error(
-                    "STRIPE_PULSORA_REPLAY_STORE",
-                    v,
-                    "expected memory, sqlite:<path>, redis://… or postgres://…",
-                    "sqlite:/var/lib/stripe-pulsora/replay.db",
-                ))
-            }
-        };
-        let rate_limit = match get("STRIPE_PULSORA_RATE_LIMIT") {
-            None => LimitSetting::Default,
-            Some("off") => LimitSetting::Off,
-            Some(v) => {
-                let bad = || {
-                    error(
-                        "STRIPE_PULSORA_RATE_LIMIT",
-                        v,
-                        "expected off or <per_second>/<burst>, both positive integers",
-                        "100/200",
-                    )
-                };
-                let (rate, burst) = v.split_once('/').ok_or_else(bad)?;
-                let per_second: u32 = rate.trim().parse().map_err(|_| bad())?;
-                let burst: u32 = burst.trim().parse().map_err(|_| bad())?;
-                if per_second == 0 || burst == 0 {
-                    return Err(bad());
-                }
-                LimitSetting::Set(RateSetting { per_second, burst })
-            }
-        };
-        let failure_limit = match get("STRIPE_PULSORA_FAILURE_LIMIT") {
-            None => LimitSetting::Default,
-            Some("off") => LimitSetting::Off,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if n > 0 => LimitSetting::Set(n),
-                _ => {
-                    return Err(error(
-                        "STRIPE_PULSORA_FAILURE_LIMIT",
-                        v,
-                        "expected off or a positive number of failed verifications per minute",
-                        "20",
-                    ))
-                }
-            },
-        };
-        let trusted_proxies = match get("STRIPE_PULSORA_TRUSTED_PROXIES") {
-            None => Vec::new(),
-            Some(v) => {
-                let list: Vec<String> = v
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect();
-                if let Some(bad) = list.iter().find(|c| !is_cidr(c)) {
-                    return Err(error(
-                        "STRIPE_PULSORA_TRUSTED_PROXIES",
-                        v,
-                        format!("{bad:?} is not an IP address or CIDR"),
-                        "10.0.0.0/8,192.168.1.10",
-                    ));
-                }
-                list
-            }
-        };
-        let max_body = match get("STRIPE_PULSORA_MAX_BODY") {
-            None => None,
-            Some(v) => match v.parse::<usize>() {
-                Ok(n) if n >= 1024 => Some(n),
-                _ => {
-                    return Err(error(
-                        "STRIPE_PULSORA_MAX_BODY",
-                        v,
-                        "expected a number of bytes, at least 1024",
-                        "1048576",
-                    ))
-                }
-            },
-        };
-        let tolerance = match get("STRIPE_PULSORA_TOLERANCE") {
-            None => Duration::from_secs(300),
-            Some(v) => match v.parse::<u64>() {
-                // Capped: a day-long window lets a captured delivery be replayed for a day once
-                // its id has left the replay store; an hour covers any sane clock skew.
-                Ok(n) if n > 0 && n <= MAX_TOLERANCE_SECS => Duration::from_secs(n),
-                _ => {
-                    return Err(error(
-                        "STRIPE_PULSORA_TOLERANCE",
-                        v,
-                        format!("expected a positive number of seconds, at most {MAX_TOLERANCE_SECS} (the check cannot be disabled from the environment)"),
-                        "300",
-                    ))
-                }
-            },
-        };
-        let inline_budget = match get("STRIPE_PULSORA_INLINE_BUDGET") {
-            None => stripe_revenue::DEFAULT_INLINE_BUDGET,
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if (1..=20).contains(&n) => Duration::from_secs(n),
-                _ => {
-                    return Err(error(
-                        "STRIPE_PULSORA_INLINE_BUDGET",
-                        v,
-                        "expected 1 to 20 seconds (Stripe must get its answer well inside its own timeout)",
-                        "9",
-                    ))
-                }
-            },
-        };
-        let stripe_api_key = match get("STRIPE_API_KEY") {
+        }
+        let stripe_api_key = match settings.stripe_api_key.as_deref().map(str::trim) {
+            None | Some("") => None,
             Some(k) if !(k.starts_with("sk_") || k.starts_with("rk_")) => {
                 return Err(error(
                     "STRIPE_API_KEY",
@@ -427,122 +275,47 @@ impl EnvConfig {
                     "rk_live_…",
                 ))
             }
-            other => other.map(str::to_owned),
+            Some(k) => Some(k.to_owned()),
         };
-        let log_format = match get("STRIPE_PULSORA_LOG_FORMAT") {
-            None | Some("text") => LogFormat::Text,
-            Some("json") => LogFormat::Json,
-            Some(v) => {
-                return Err(error(
-                    "STRIPE_PULSORA_LOG_FORMAT",
-                    v,
-                    "expected text or json",
-                    "json",
-                ))
-            }
-        };
-        let shutdown_deadline = match get("STRIPE_PULSORA_SHUTDOWN_DEADLINE") {
-            None => Duration::from_secs(20),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) => Duration::from_secs(n),
-                Err(_) => {
-                    return Err(error(
-                        "STRIPE_PULSORA_SHUTDOWN_DEADLINE",
-                        v,
-                        "expected a number of seconds",
-                        "20",
-                    ))
-                }
-            },
-        };
-        let positive = |name: &'static str, default: u64, example: &'static str| match get(name) {
-            None => Ok(default),
-            Some(v) => match v.parse::<u64>() {
-                Ok(n) if n > 0 => Ok(n),
-                _ => Err(error(name, v, "expected a positive whole number", example)),
-            },
-        };
-        let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        let max_connections = to_usize(positive("STRIPE_PULSORA_MAX_CONNECTIONS", 512, "512")?);
-        let max_connections_per_client = match get("STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT") {
-            Some("off") => None,
-            _ => Some(to_usize(positive(
-                "STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT",
-                64,
-                "64",
-            )?)),
-        };
-        let header_timeout =
-            Duration::from_secs(positive("STRIPE_PULSORA_HEADER_TIMEOUT", 10, "10")?);
-        let money = MoneySettings {
-            livemode: match get("STRIPE_PULSORA_LIVEMODE") {
-                None => None,
-                Some(v) => Some(v.parse().map_err(|_| {
-                    error(
-                        "STRIPE_PULSORA_LIVEMODE",
-                        v,
-                        "expected live, test or any",
-                        "live",
-                    )
-                })?),
-            },
-            connect: match get("STRIPE_PULSORA_CONNECT") {
-                None => stripe_revenue::Connect::default(),
-                Some(v) => v.parse().map_err(|_| {
-                    error(
-                        "STRIPE_PULSORA_CONNECT",
-                        v,
-                        "expected ignore or include",
-                        "ignore",
-                    )
-                })?,
-            },
-            tax: match get("STRIPE_PULSORA_TAX") {
-                None | Some("exclude") => stripe_revenue::Tax::Exclude,
-                Some("include") => stripe_revenue::Tax::Include,
-                Some(v) => {
-                    return Err(error(
-                        "STRIPE_PULSORA_TAX",
-                        v,
-                        "expected exclude or include",
-                        "exclude",
-                    ))
-                }
-            },
-            unreported: match get("STRIPE_PULSORA_UNREPORTED_PAYMENTS") {
-                None | Some("skip") => stripe_revenue::UnreportedPayments::Skip,
-                Some("count") => stripe_revenue::UnreportedPayments::Count,
-                Some(v) => {
-                    return Err(error(
-                        "STRIPE_PULSORA_UNREPORTED_PAYMENTS",
-                        v,
-                        "expected skip or count",
-                        "skip",
-                    ))
-                }
+        // Durable by default: MRR ledgers and delivered ids must survive a restart.
+        let default_store_file = (cfg!(feature = "sqlite") && settings.store.is_none())
+            .then(|| default_state_file(settings.state_directory.as_deref()));
+        let store = match settings.store {
+            Some(store) => store,
+            None => match (&default_store_file, &pulsora_token) {
+                (Some(file), Some(_)) => StoreSetting::Sqlite(file.clone()),
+                _ => StoreSetting::Memory,
             },
         };
         Ok(Self {
-            max_connections,
-            max_connections_per_client,
-            header_timeout,
-            inline_budget,
-            money,
-            shutdown_deadline,
             webhook_secrets,
-            bind,
+            bind: settings.bind,
             pulsora_token,
-            pulsora_endpoint,
+            pulsora_endpoint: settings.pulsora_endpoint,
             store,
             default_store_file,
-            rate_limit,
-            failure_limit,
-            trusted_proxies,
-            max_body,
-            tolerance,
+            rate_limit: settings.rate_limit.unwrap_or(LimitSetting::Default),
+            failure_limit: settings.failure_limit.unwrap_or(LimitSetting::Default),
+            trusted_proxies: settings
+                .trusted_proxies
+                .map(|list| list.0)
+                .unwrap_or_default(),
+            max_body: settings.max_body,
+            tolerance: settings.tolerance,
+            inline_budget: settings.inline_budget,
+            max_connections: settings.max_connections,
+            max_connections_per_client: settings.max_connections_per_client.0,
+            header_timeout: settings.header_timeout,
             stripe_api_key,
-            stripe_api_base,
-            log_format,
+            stripe_api_base: settings.stripe_api_base,
+            log_format: settings.log_format,
+            shutdown_deadline: settings.shutdown_deadline,
+            money: MoneySettings {
+                livemode: settings.livemode,
+                connect: settings.connect,
+                tax: settings.tax,
+                unreported: settings.unreported_payments,
+            },
         })
     }
 }
@@ -579,12 +352,6 @@ impl EnvConfig {
     }
 }
 
-/// Largest `STRIPE_PULSORA_TOLERANCE`, in seconds.
-pub const MAX_TOLERANCE_SECS: u64 = 3600;
-
-/// Set to `1` to allow a plain `http://` `PULSORA_ENDPOINT` to a host that is not loopback.
-const ALLOW_INSECURE: &str = "STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT";
-
 /// `http://localhost…`, `http://127.x…`, `http://[::1]…`: traffic that never leaves the host.
 fn is_loopback_url(url: &str) -> bool {
     let Ok(url) = reqwest::Url::parse(url) else {
@@ -596,16 +363,4 @@ fn is_loopback_url(url: &str) -> bool {
         || bare
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-fn is_cidr(text: &str) -> bool {
-    let (addr, prefix) = match text.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (text, None),
-    };
-    let Ok(ip) = addr.parse::<std::net::IpAddr>() else {
-        return false;
-    };
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    prefix.is_none_or(|p| p.parse::<u8>().is_ok_and(|p| p <= max))
 }

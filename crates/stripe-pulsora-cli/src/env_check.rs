@@ -2,34 +2,32 @@
 //! otherwise be ignored in silence and the default used. Warned about at start-up, with the
 //! closest known name.
 
-/// Every variable the bridge (binary and examples) reads. Add new ones here.
-pub const KNOWN_VARIABLES: &[&str] = &[
-    "STRIPE_WEBHOOK_SECRET",
-    "BIND",
-    "PULSORA_API_TOKEN",
-    "PULSORA_ENDPOINT",
-    "STRIPE_API_KEY",
-    "STRIPE_API_BASE",
+/// Variables read outside [`Settings`](crate::Settings): the log filter, and this
+/// repository's own test suite.
+const OTHER_VARIABLES: &[&str] = &[
     "RUST_LOG",
-    "STRIPE_PULSORA_REPLAY_STORE",
-    "STRIPE_PULSORA_RATE_LIMIT",
-    "STRIPE_PULSORA_FAILURE_LIMIT",
-    "STRIPE_PULSORA_TRUSTED_PROXIES",
-    "STRIPE_PULSORA_MAX_BODY",
-    "STRIPE_PULSORA_TOLERANCE",
-    "STRIPE_PULSORA_INLINE_BUDGET",
-    "STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT",
-    "STRIPE_PULSORA_SHUTDOWN_DEADLINE",
-    "STRIPE_PULSORA_LOG_FORMAT",
-    "STRIPE_PULSORA_MAX_CONNECTIONS",
-    "STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT",
-    "STRIPE_PULSORA_HEADER_TIMEOUT",
-    "STRIPE_PULSORA_LIVEMODE",
-    "STRIPE_PULSORA_CONNECT",
-    // Test-only variables of this repository's own test suite.
     "STRIPE_PULSORA_TEST_REDIS_URL",
     "STRIPE_PULSORA_TEST_REDIS_SERVER",
+    "STRIPE_PULSORA_TEST_POSTGRES_URL",
+    "STRIPE_PULSORA_TEST_POSTGRES_BIN",
+    "STRIPE_PULSORA_TEST_POSTGRES_DATA",
 ];
+
+/// Every variable the bridge (binary and examples) reads: those of [`Settings`](crate::Settings)
+/// (one definition: add a setting there) and a few others.
+///
+/// ```
+/// let known = stripe_pulsora_cli::known_variables();
+/// assert!(known.iter().any(|v| v == "STRIPE_PULSORA_TOLERANCE"));
+/// ```
+pub fn known_variables() -> Vec<String> {
+    let mut known: Vec<String> = crate::settings::variables_and_flags()
+        .into_iter()
+        .map(|(variable, _)| variable)
+        .collect();
+    known.extend(OTHER_VARIABLES.iter().map(|v| (*v).to_owned()));
+    known
+}
 
 /// One warning per variable that is not known but looks like one of ours: every
 /// `STRIPE_PULSORA_*` name, and `STRIPE_*` / `PULSORA_*` / `BIND*` names within a few typos of
@@ -46,16 +44,17 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
 {
+    let known = known_variables();
     let mut warnings = Vec::new();
     for name in names {
         let name = name.as_ref();
-        if KNOWN_VARIABLES.contains(&name) {
+        if known.iter().any(|k| k == name) {
             continue;
         }
         let upper = name.to_ascii_uppercase();
-        let (closest, distance) = KNOWN_VARIABLES
+        let (closest, distance) = known
             .iter()
-            .map(|known| (*known, edit_distance(&upper, known)))
+            .map(|known| (known.as_str(), edit_distance(&upper, known)))
             .min_by_key(|(_, d)| *d)
             .unwrap_or(("", usize::MAX));
         let ours = upper.starts_with("STRIPE_PULSORA_");

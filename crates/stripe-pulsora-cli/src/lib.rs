@@ -30,6 +30,7 @@ mod env;
 mod env_check;
 pub mod metrics;
 pub mod server;
+pub mod settings;
 mod stripe_command;
 pub mod trigger;
 
@@ -39,4 +40,5 @@ pub use build::{
 pub use env::{
     default_state_file, ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting,
 };
-pub use env_check::{unknown_variables, warn_unknown_variables, KNOWN_VARIABLES};
+pub use env_check::{known_variables, unknown_variables, warn_unknown_variables};
+pub use settings::{Settings, MAX_TOLERANCE_SECS};

@@ -1,95 +1,93 @@
-//! `stripe-pulsora`: the whole bridge as one binary, configured by environment variables.
-//! Run `stripe-pulsora --help`.
+//! `stripe-pulsora`: the whole bridge as one binary, configured by flags or environment
+//! variables (one definition of each: `stripe_pulsora_cli::Settings`). Run
+//! `stripe-pulsora --help`, `stripe-pulsora serve --help`.
 
+use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::Duration;
-use stripe_pulsora_cli::{self as bridge, trigger, EnvConfig};
+use stripe_pulsora_cli::{self as bridge, trigger, EnvConfig, Settings};
 
-const HELP: &str = "\
-stripe-pulsora — Stripe webhooks to Pulsora revenue, verified and deduplicated.
-
-USAGE:
-    stripe-pulsora serve
-        Run the bridge: POST /api/webhooks/stripe, GET /healthz, /readyz, /metrics.
-        Needs STRIPE_WEBHOOK_SECRET. Without PULSORA_API_TOKEN it runs dry: each Pulsora
-        payload is logged instead of sent.
-
-    stripe-pulsora trigger <target>... [--url URL] [--secret whsec_…] [--shape basil|legacy]
-        Sign realistic Stripe events and POST them, like `stripe trigger` (no Stripe account
-        needed). Targets: all, a scenario, or an event type (see --list).
-
-    stripe-pulsora sign [--secret-stdin] [--timestamp UNIX_SECONDS] < payload.json
-        Print a Stripe-Signature header for the payload on standard input (for curl). The
-        secret comes from STRIPE_WEBHOOK_SECRET (the first one), or with --secret-stdin from
-        the first line of standard input (the payload follows). --secret whsec_… still works
-        but shows the secret to every user of `ps`.
-
-    stripe-pulsora backfill --since <when> [--until <when>] [--dry-run]
-        Send the revenue events Stripe still keeps (30 days) that the bridge missed, through
-        the same replay store, mapping and delivery as webhooks (a rerun sends nothing new).
-        Needs STRIPE_API_KEY and a durable STRIPE_PULSORA_REPLAY_STORE. `backfill --help`.
-
-    stripe-pulsora adopt [--report-opening-mrr] [--dry-run]
-        Bring the subscriptions that predate the bridge into its MRR ledger; with
-        --report-opening-mrr, send each one's current MRR once so Pulsora's MRR equals
-        Stripe's from day one. A second run changes nothing. `adopt --help`.
-
-    stripe-pulsora --help | --version
-
-ENVIRONMENT (serve):
-    STRIPE_WEBHOOK_SECRET           whsec_… (comma-separated for several)       required
-    BIND                            listen address                              127.0.0.1:3000
-    PULSORA_API_TOKEN               Pulsora secret token (sec_…)                unset = dry run
-    PULSORA_ENDPOINT                Pulsora ingest URL                          Pulsora's
-    STRIPE_PULSORA_REPLAY_STORE     memory | sqlite:<path> | redis://…          sqlite:$STATE_DIRECTORY/ or ./stripe-pulsora.sqlite3
-    STRIPE_PULSORA_RATE_LIMIT       off | <per_second>/<burst> per client       library default
-    STRIPE_PULSORA_FAILURE_LIMIT    off | failed verifications per minute        library default
-    STRIPE_PULSORA_TRUSTED_PROXIES  CIDRs whose X-Forwarded-For is believed     none
-    STRIPE_PULSORA_MAX_BODY         body limit in bytes                         1048576
-    STRIPE_PULSORA_TOLERANCE        signature tolerance in seconds (≤ 3600)     300
-    STRIPE_PULSORA_INLINE_BUDGET    seconds Pulsora may take per answer (1–20)  9
-    STRIPE_PULSORA_MAX_CONNECTIONS  open connections at most                    512
-    STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT  per peer address, or off         64
-    STRIPE_PULSORA_HEADER_TIMEOUT   seconds for headers and idle keep-alive     10
-    STRIPE_PULSORA_ALLOW_INSECURE_ENDPOINT  1: allow http:// to a non-loopback PULSORA_ENDPOINT
-    STRIPE_API_KEY                  enables the Stripe API attribution lookup   unset
-    STRIPE_PULSORA_SHUTDOWN_DEADLINE  seconds in-flight deliveries get on SIGTERM  20
-    RUST_LOG, STRIPE_PULSORA_LOG_FORMAT   log filter; text or json              info, text
-
-A bad value stops start-up with a message naming the variable (exit code 2).
-";
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        None | Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Some("-V" | "--version") => {
-            println!("stripe-pulsora {}", env!("CARGO_PKG_VERSION"));
-            ExitCode::SUCCESS
-        }
-        Some("serve" | "sign") if wants_help(&args[1..]) => {
-            print!("{HELP}");
-            ExitCode::SUCCESS
-        }
-        Some("serve") => run_async(serve()),
-        Some("trigger") => run_async(trigger_command(args[1..].to_vec())),
-        Some("sign") => sign_command(&args[1..]),
-        Some("backfill") => run_async(bridge::backfill::run(args[1..].to_vec())),
-        Some("adopt") => run_async(bridge::adopt::run(args[1..].to_vec())),
-        Some(other) => {
-            eprintln!("unknown command {other:?}\n\n{HELP}");
-            ExitCode::from(2)
-        }
-    }
+#[derive(Parser)]
+#[command(
+    name = "stripe-pulsora",
+    version,
+    about = "Stripe webhooks to Pulsora revenue, verified and deduplicated",
+    after_help = "Every setting is a flag or an environment variable (`serve --help` lists them \
+                  with their defaults). A bad value stops start-up with a message naming the \
+                  variable (exit code 2)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
 }
 
-fn wants_help(args: &[String]) -> bool {
-    args.iter()
-        .any(|a| matches!(a.as_str(), "-h" | "--help" | "help"))
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bridge: POST /api/webhooks/stripe, GET /healthz, /readyz, /metrics.
+    #[command(
+        long_about = "Run the bridge: POST /api/webhooks/stripe, GET /healthz, /readyz, \
+                            /metrics. Needs STRIPE_WEBHOOK_SECRET. Without PULSORA_API_TOKEN it \
+                            runs dry: each Pulsora payload is logged instead of sent."
+    )]
+    Serve {
+        #[command(flatten)]
+        settings: Box<Settings>,
+    },
+    /// Sign realistic Stripe events and POST them, like `stripe trigger` (no Stripe account
+    /// needed).
+    Trigger(trigger::TriggerArgs),
+    /// Print a Stripe-Signature header for the payload on standard input (for curl).
+    Sign(SignArgs),
+    /// Send the revenue events Stripe still keeps (30 days) that the bridge missed.
+    Backfill(bridge::backfill::BackfillArgs),
+    /// Bring the subscriptions that predate the bridge into its MRR ledger.
+    Adopt(bridge::adopt::AdoptArgs),
+}
+
+/// `sign [--secret-stdin] [--timestamp UNIX_SECONDS] < payload.json`
+#[derive(clap::Args)]
+#[command(
+    long_about = "Print a Stripe-Signature header for the payload on standard input (for \
+                        curl). The secret comes from STRIPE_WEBHOOK_SECRET (the first one), or \
+                        with --secret-stdin from the first line of standard input (the payload \
+                        follows)."
+)]
+struct SignArgs {
+    /// Read the secret from the first line of standard input.
+    #[arg(long)]
+    secret_stdin: bool,
+    /// The secret on the command line: `ps` shows it to every user; prefer the environment or
+    /// --secret-stdin.
+    #[arg(long, value_name = "WHSEC")]
+    secret: Option<String>,
+    /// The signature's time, Unix seconds. Default: now.
+    #[arg(long, value_name = "UNIX_SECONDS", value_parser = clap::value_parser!(i64).range(1..))]
+    timestamp: Option<i64>,
+}
+
+fn main() -> ExitCode {
+    // `BIND=` means unset, as everywhere else in the bridge.
+    Settings::forget_empty_variables();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // A bad setting is reported like every configuration error: the variable, the
+            // problem, a good value.
+            if let Some(config_error) = bridge::settings::as_config_error(&error) {
+                eprintln!("configuration error: {config_error}");
+                return ExitCode::from(2);
+            }
+            error.exit()
+        }
+    };
+    match cli.command {
+        Command::Serve { settings } => run_async(serve(*settings)),
+        Command::Trigger(args) => run_async(async { ExitCode::from(trigger::run(args).await) }),
+        Command::Sign(args) => sign_command(args),
+        Command::Backfill(args) => run_async(bridge::backfill::run(args)),
+        Command::Adopt(args) => run_async(bridge::adopt::run(args)),
+    }
 }
 
 fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
@@ -105,8 +103,8 @@ fn run_async(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     }
 }
 
-async fn serve() -> ExitCode {
-    let config = match EnvConfig::from_env() {
+async fn serve(settings: Settings) -> ExitCode {
+    let config = match EnvConfig::from_settings(settings) {
         Ok(config) => config.durable_by_default(),
         Err(error) => {
             eprintln!("configuration error: {error}");
@@ -158,38 +156,16 @@ async fn serve() -> ExitCode {
     }
 }
 
-async fn trigger_command(args: Vec<String>) -> ExitCode {
-    ExitCode::from(trigger::run_cli(args).await)
-}
-
-fn sign_command(args: &[String]) -> ExitCode {
-    let mut secret = None;
-    let mut secret_from_stdin = false;
-    let mut timestamp = trigger::unix_now();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        match arg.as_str() {
-            "--secret" => {
-                eprintln!(
-                    "warning: --secret puts the secret on the command line, where `ps` shows it; \
-                     set STRIPE_WEBHOOK_SECRET or use --secret-stdin"
-                );
-                secret = iter.next().cloned();
-            }
-            "--secret-stdin" => secret_from_stdin = true,
-            "--timestamp" => match iter.next().map(|t| t.parse::<i64>()) {
-                Some(Ok(t)) if t > 0 => timestamp = t,
-                _ => {
-                    eprintln!("--timestamp needs a positive Unix time in seconds");
-                    return ExitCode::from(2);
-                }
-            },
-            other => {
-                eprintln!("unknown argument {other:?}; usage: stripe-pulsora sign [--secret-stdin] [--timestamp T] < payload");
-                return ExitCode::from(2);
-            }
-        }
+fn sign_command(args: SignArgs) -> ExitCode {
+    let mut secret = args.secret;
+    if secret.is_some() {
+        eprintln!(
+            "warning: --secret puts the secret on the command line, where `ps` shows it; \
+             set STRIPE_WEBHOOK_SECRET or use --secret-stdin"
+        );
     }
+    let secret_from_stdin = args.secret_stdin;
+    let timestamp = args.timestamp.unwrap_or_else(trigger::unix_now);
     let mut input = Vec::new();
     if let Err(error) = std::io::stdin().read_to_end(&mut input) {
         eprintln!("cannot read standard input: {error}");

@@ -87,62 +87,99 @@ pub async fn deliver(
     attempts
 }
 
-/// The `trigger` command line shared by `examples/trigger.rs` and `stripe-pulsora trigger`:
-/// `<target>… [--url URL] [--secret whsec_…] [--shape basil|legacy] [--retries N] [--list]`.
-/// Prints one line per attempt; returns the process exit code (0 all delivered, 1 some never
-/// got a 2xx, 2 bad arguments).
-pub async fn run_cli(args: impl IntoIterator<Item = String>) -> u8 {
-    let usage = || {
-        format!(
-            "usage: trigger <target>… [--url URL] [--secret whsec_…] [--shape basil|legacy] [--retries N]\n\
-             targets: {}",
-            targets_help()
-        )
-    };
-    let mut url = "http://127.0.0.1:3000/api/webhooks/stripe".to_owned();
-    let mut secret = std::env::var("STRIPE_WEBHOOK_SECRET")
-        .ok()
-        .and_then(|s| s.split(',').next().map(|s| s.trim().to_owned()))
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| super::DEV_SECRET.to_owned());
-    let mut shape = ApiShape::Basil;
-    let mut retries = 3u32;
-    let mut targets = Vec::new();
-    let mut args = args.into_iter();
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
-        let parsed: Result<(), String> = match arg.as_str() {
-            "--url" => value("--url").map(|v| url = v),
-            "--secret" => value("--secret").map(|v| secret = v),
-            "--shape" => value("--shape")
-                .and_then(|v| match v.as_str() {
-                    "basil" => Ok(ApiShape::Basil),
-                    "legacy" => Ok(ApiShape::Legacy),
-                    other => Err(format!("--shape must be basil or legacy, not {other:?}")),
-                })
-                .map(|s| shape = s),
-            "--retries" => value("--retries")
-                .and_then(|v| v.parse().map_err(|e| format!("--retries: {e}")))
-                .map(|n| retries = n),
-            "--list" | "-h" | "--help" => {
-                println!("{}", usage());
-                return 0;
-            }
-            flag if flag.starts_with("--") => Err(format!("unknown option {flag}")),
-            target => {
-                targets.push(target.to_owned());
-                Ok(())
-            }
-        };
-        if let Err(message) = parsed {
-            eprintln!("{message}\n{}", usage());
-            return 2;
+/// The Stripe API version the fixtures are rendered in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shape {
+    /// `2025-03-31.basil` and later.
+    Basil,
+    /// `2024-06-20` (before basil).
+    Legacy,
+}
+
+impl From<Shape> for ApiShape {
+    fn from(shape: Shape) -> Self {
+        match shape {
+            Shape::Basil => ApiShape::Basil,
+            Shape::Legacy => ApiShape::Legacy,
         }
     }
-    if targets.is_empty() {
-        eprintln!("{}", usage());
-        return 2;
+}
+
+/// `trigger <target>… [--url URL] [--secret whsec_…] [--shape basil|legacy] [--retries N]
+/// [--list]`, shared by `examples/trigger.rs` and `stripe-pulsora trigger`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(after_help = "Targets: all, a scenario or an event type (--list prints them).")]
+pub struct TriggerArgs {
+    /// What to send: all, a scenario (purchase_refunds, subscription_lifecycle, …) or an event
+    /// type (invoice.paid, …).
+    #[arg(required_unless_present = "list")]
+    pub targets: Vec<String>,
+    /// The webhook endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:3000/api/webhooks/stripe")]
+    pub url: String,
+    /// Signing secret. Default: the first of STRIPE_WEBHOOK_SECRET, else the examples'
+    /// development secret.
+    #[arg(long, value_name = "WHSEC")]
+    pub secret: Option<String>,
+    /// The Stripe API version the payloads are rendered in.
+    #[arg(long, value_enum, default_value = "basil")]
+    pub shape: Shape,
+    /// Resend a delivery that did not get a 2xx this many times, re-signed, as Stripe does.
+    #[arg(long, default_value = "3")]
+    pub retries: u32,
+    /// Print the targets and exit.
+    #[arg(long)]
+    pub list: bool,
+}
+
+/// The example's command line: parses `args` as [`TriggerArgs`] and runs them.
+pub async fn run_cli(args: impl IntoIterator<Item = String>) -> u8 {
+    #[derive(clap::Parser)]
+    #[command(
+        name = "trigger",
+        about = "Sign realistic Stripe events and POST them, like `stripe trigger`"
+    )]
+    struct Cli {
+        #[command(flatten)]
+        args: TriggerArgs,
     }
+    use clap::Parser;
+    match Cli::try_parse_from(std::iter::once("trigger".to_owned()).chain(args)) {
+        Ok(cli) => run(cli.args).await,
+        Err(error) => {
+            let _ = error.print();
+            if error.use_stderr() {
+                2
+            } else {
+                0
+            }
+        }
+    }
+}
+
+/// Sends the targets; prints one line per attempt. Returns the process exit code (0 all
+/// delivered, 1 some never got a 2xx, 2 an unknown target).
+pub async fn run(args: TriggerArgs) -> u8 {
+    if args.list {
+        println!("targets: {}", targets_help());
+        return 0;
+    }
+    let secret = args
+        .secret
+        .or_else(|| {
+            std::env::var("STRIPE_WEBHOOK_SECRET")
+                .ok()
+                .and_then(|s| s.split(',').next().map(|s| s.trim().to_owned()))
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| super::DEV_SECRET.to_owned());
+    let (url, shape, retries, targets) = (
+        args.url,
+        ApiShape::from(args.shape),
+        args.retries,
+        args.targets,
+    );
+    let usage = || format!("targets: {}", targets_help());
     let client = reqwest::Client::new();
     let mut failed = 0;
     for (i, target) in targets.iter().enumerate() {

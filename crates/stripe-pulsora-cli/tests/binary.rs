@@ -296,7 +296,13 @@ async fn help_version_and_sign() {
         .output()
         .unwrap();
     assert!(help.status.success());
-    assert!(String::from_utf8_lossy(&help.stdout).contains("STRIPE_PULSORA_REPLAY_STORE"));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for command in ["serve", "trigger", "sign", "backfill", "adopt"] {
+        assert!(
+            help.contains(command),
+            "{command} missing from --help:\n{help}"
+        );
+    }
     let version = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"))
         .arg("--version")
         .output()

@@ -153,10 +153,13 @@ fn trusted_proxies() {
         "10.0.0.0/8, 192.168.1.10,::1/128",
     )])
     .unwrap();
-    assert_eq!(
-        c.trusted_proxies,
-        vec!["10.0.0.0/8", "192.168.1.10", "::1/128"]
-    );
+    let expected: Vec<stripe_pulsora::stripe_webhook_guard::Cidr> =
+        ["10.0.0.0/8", "192.168.1.10", "::1/128"]
+            .iter()
+            .map(|c| c.parse().unwrap())
+            .collect();
+    // Parsed once, into typed ranges.
+    assert_eq!(c.trusted_proxies, expected);
     refused("STRIPE_PULSORA_TRUSTED_PROXIES", "10.0.0.0/33");
     refused("STRIPE_PULSORA_TRUSTED_PROXIES", "proxy.local");
 }
@@ -167,7 +170,7 @@ fn body_limit_and_tolerance() {
         with(&[("STRIPE_PULSORA_MAX_BODY", "65536")])
             .unwrap()
             .max_body,
-        Some(65536)
+        65536
     );
     refused("STRIPE_PULSORA_MAX_BODY", "1MB");
     assert_eq!(
