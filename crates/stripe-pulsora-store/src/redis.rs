@@ -8,6 +8,10 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod outbox;
+
+pub use outbox::DEFAULT_OUTBOX_PREFIX;
+
 /// `SET NX PX` claims atomically; when the key exists, reports what it holds in the same round
 /// trip (a script runs atomically, so the key cannot change between the `SET` and the `GET`).
 /// Returns `{1}` claimed, `{2}` processed, `{3, pttl}` leased to someone.
@@ -45,7 +49,9 @@ return 0
 /// three claim scripts, run with `EVALSHA` (falling back to `EVAL`). Claims are keys
 /// `<space prefix><key>` holding the holder's token or the space's processed value, expiring by
 /// themselves (`PX`), so nothing needs sweeping. Run Redis with AOF persistence
-/// (`appendonly yes`) if processed ids and ledgers must survive a Redis restart.
+/// (`appendonly yes`) if processed ids and ledgers must survive a Redis restart — and, with the
+/// outbox, acknowledged events not yet delivered. The outbox is hashes and sorted sets under
+/// [`DEFAULT_OUTBOX_PREFIX`], one Lua script per method (see [`Outbox`](crate::Outbox)).
 ///
 /// ```no_run
 /// use stripe_pulsora_store::Redis;
@@ -57,12 +63,15 @@ return 0
 pub struct Redis {
     connection: ConnectionManager,
     scripts: Arc<Scripts>,
+    /// Where the outbox's keys live ([`DEFAULT_OUTBOX_PREFIX`]).
+    outbox_prefix: Arc<str>,
 }
 
 struct Scripts {
     claim: Script,
     commit: Script,
     release: Script,
+    outbox: outbox::OutboxScripts,
 }
 
 impl Redis {
@@ -96,8 +105,18 @@ impl Redis {
                 claim: Script::new(CLAIM),
                 commit: Script::new(COMMIT),
                 release: Script::new(COMPARE_AND_DELETE),
+                outbox: outbox::OutboxScripts::new(),
             }),
+            outbox_prefix: Arc::from(DEFAULT_OUTBOX_PREFIX),
         }
+    }
+
+    /// Puts the outbox's keys under `prefix` instead of [`DEFAULT_OUTBOX_PREFIX`] (several
+    /// endpoints on one Redis, or tests).
+    #[must_use]
+    pub fn with_outbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.outbox_prefix = Arc::from(prefix.into());
+        self
     }
 
     /// The connection, for schemas of other crates that need their own commands.

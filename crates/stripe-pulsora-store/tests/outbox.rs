@@ -690,3 +690,66 @@ mod postgres {
         );
     }
 }
+
+#[cfg(feature = "redis")]
+mod redis {
+    use super::*;
+    use stripe_pulsora_store::Redis;
+
+    async fn connect(url: &str, prefix: &str) -> Redis {
+        Redis::connect(url)
+            .await
+            .expect("connect")
+            .with_outbox_prefix(prefix)
+    }
+
+    fn fresh(url: String) -> Fresh {
+        Box::new(move || {
+            let url = url.clone();
+            Box::pin(async move {
+                let prefix = support::unique("sp-outbox") + ":";
+                Arc::new(connect(&url, &prefix).await) as Arc<dyn Outbox>
+            })
+        })
+    }
+
+    #[tokio::test]
+    async fn redis_follows_the_outbox_table() {
+        let Some(url) = support::redis_url() else {
+            return;
+        };
+        run_table(fresh(url), "redis").await;
+    }
+
+    /// Two connections on one server: leases are disjoint, queue order holds.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn redis_leasers_on_two_connections_never_share_a_row() {
+        let Some(url) = support::redis_url() else {
+            return;
+        };
+        let prefix = support::unique("sp-outbox") + ":";
+        let a = connect(&url, &prefix).await;
+        let b = connect(&url, &prefix).await;
+        disjoint_leases(Arc::new(a), Arc::new(b), "redis").await;
+    }
+
+    /// Redis has no rollback: a key of the wrong type where the second row's queue goes must
+    /// fail the script before its first write (documents included).
+    #[tokio::test]
+    async fn redis_commit_is_all_or_nothing() {
+        let Some(url) = support::redis_url() else {
+            return;
+        };
+        let prefix = support::unique("sp-outbox") + ":";
+        let db = connect(&url, &prefix).await;
+        let mut connection = db.connection();
+        // A string where the second row's hash would go.
+        ::redis::cmd("SET")
+            .arg(format!("{prefix}row:poison"))
+            .arg("not a hash")
+            .query_async::<()>(&mut connection)
+            .await
+            .expect("poison");
+        all_or_nothing(&db, "redis", "poison").await;
+    }
+}
