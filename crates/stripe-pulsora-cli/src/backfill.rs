@@ -37,7 +37,7 @@ pub struct BackfillArgs {
 }
 
 /// A point in time as Unix seconds: RFC 3339, or a duration before now.
-fn parse_when(text: &str) -> Result<i64, String> {
+pub(crate) fn parse_when(text: &str) -> Result<i64, String> {
     if let Ok(at) = humantime::parse_rfc3339_weak(text) {
         return unix(at).ok_or_else(|| format!("{text:?} is before 1970"));
     }

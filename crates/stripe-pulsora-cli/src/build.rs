@@ -81,13 +81,32 @@ pub fn policy(config: &EnvConfig) -> stripe_revenue::Policy {
 
 /// Installs the `tracing` subscriber: `RUST_LOG` filter (default `info`), text or JSON lines.
 pub fn init_logging(config: &EnvConfig) {
+    install_logging(config, false);
+}
+
+/// [`init_logging`] on standard error, for commands whose standard output is their result.
+pub(crate) fn init_logging_on_stderr(config: &EnvConfig) {
+    install_logging(config, true);
+}
+
+fn install_logging(config: &EnvConfig, stderr: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // Colours only for a person at a terminal: escape codes in a log file or journal are noise.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let ansi = if stderr {
+        std::io::IsTerminal::is_terminal(&std::io::stderr())
+    } else {
+        std::io::IsTerminal::is_terminal(&std::io::stdout())
+    };
+    let writer = if stderr {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr)
+    } else {
+        tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stdout)
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi);
+        .with_ansi(ansi)
+        .with_writer(writer);
     let _ = match config.log_format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().try_init(),

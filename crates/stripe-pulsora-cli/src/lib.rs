@@ -29,6 +29,7 @@ mod connections;
 mod env;
 mod env_check;
 pub mod metrics;
+pub mod reconcile;
 pub mod server;
 pub mod settings;
 mod stripe_command;

@@ -43,6 +43,9 @@ enum Command {
     Backfill(bridge::backfill::BackfillArgs),
     /// Bring the subscriptions that predate the bridge into its MRR ledger.
     Adopt(bridge::adopt::AdoptArgs),
+    /// Compare Stripe's money and MRR with what the bridge recorded (exit 0 agree, 1 drift,
+    /// 2 error).
+    Reconcile(bridge::reconcile::ReconcileArgs),
 }
 
 /// `sign [--secret-stdin] [--timestamp UNIX_SECONDS] < payload.json`
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::Sign(args) => sign_command(args),
         Command::Backfill(args) => run_async(bridge::backfill::run(args)),
         Command::Adopt(args) => run_async(bridge::adopt::run(args)),
+        Command::Reconcile(args) => run_async(bridge::reconcile::run(args)),
     }
 }
 

@@ -1,5 +1,6 @@
-//! What the commands that read Stripe's API (`backfill`, `adopt`) share: the configuration, the
-//! checks that make them safe to run, the Stripe client and the bridge's own pipeline.
+//! What the commands that read Stripe's API (`backfill`, `adopt`, `reconcile`) share: the
+//! configuration, the checks that make them safe to run, the Stripe client and the bridge's own
+//! pipeline.
 
 use super::{Bridge, EnvConfig, StoreSetting};
 use stripe_read::StripeClient;
@@ -17,15 +18,15 @@ pub(crate) async fn prepare(command: &str, dry_run: bool) -> Option<(Bridge, Str
     let Some(key) = config.stripe_api_key.clone() else {
         eprintln!(
             "configuration error: {command} reads Stripe's API: set STRIPE_API_KEY (sk_…, or an \
-             rk_… restricted key with read access to Events and Subscriptions)"
+             rk_… restricted key with the read permissions the README lists for {command})"
         );
         return None;
     };
     if config.store == StoreSetting::Memory && !dry_run {
         eprintln!(
             "configuration error: {command} needs the bridge's durable store \
-             (STRIPE_PULSORA_REPLAY_STORE=sqlite:<path> or redis://…): with memory, it cannot \
-             know what the webhooks already sent, and would send it again"
+             (STRIPE_PULSORA_REPLAY_STORE=sqlite:<path>, postgres://… or redis://…): with \
+             memory, it cannot know what the bridge already sent or recorded"
         );
         return None;
     }
@@ -39,7 +40,9 @@ pub(crate) async fn prepare(command: &str, dry_run: bool) -> Option<(Bridge, Str
             return None;
         }
     };
-    super::init_logging(&config);
+    // Logs go to standard error: these commands' standard output is their result (a summary
+    // table, or `reconcile --json` for scripts).
+    super::build::init_logging_on_stderr(&config);
     match Bridge::from_config(&config).await {
         Ok(bridge) => Some((bridge, stripe)),
         Err(error) => {

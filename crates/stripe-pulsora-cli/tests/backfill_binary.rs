@@ -1,10 +1,13 @@
 //! `stripe-pulsora backfill` as a process: the bridge (`serve`) takes the first events by
 //! webhook, is stopped while the rest of two days happens, then `backfill --since 3d` against a
 //! fake Stripe API brings the recording Pulsora to what an uninterrupted bridge would have sent
-//! (same transactions, same bodies, each once); a second run sends nothing.
+//! (same transactions, same bodies, each once); a second run sends nothing. `reconcile` exits 1
+//! and lists the missed objects before the backfill, 0 after it, 2 on errors.
 
 #[path = "../../stripe-revenue/tests/support/fake_pulsora.rs"]
 mod fake_pulsora;
+#[path = "../../stripe-revenue/tests/support/stripe_account.rs"]
+mod stripe_account;
 
 use fake_pulsora::FakePulsora;
 use std::process::{Command, Stdio};
@@ -108,6 +111,14 @@ async fn backfill_after_an_outage_equals_an_uninterrupted_bridge() {
     let store = format!("sqlite:{}", dir.path().join("bridge.sqlite3").display());
     serve_events(&store, &pulsora_url, &events[..3]).await;
     let before = pulsora.accepted().len();
+    // The state as the outage left it, for reconcile below.
+    for suffix in ["", "-wal"] {
+        let from = dir.path().join(format!("bridge.sqlite3{suffix}"));
+        if from.exists() {
+            std::fs::copy(&from, dir.path().join(format!("outage.sqlite3{suffix}"))).unwrap();
+        }
+    }
+    let outage_store = format!("sqlite:{}", dir.path().join("outage.sqlite3").display());
     assert!(before > 0 && before < want.len());
 
     // Stripe still has every event (and an unrelated one); its API throttles once.
@@ -145,6 +156,124 @@ async fn backfill_after_an_outage_equals_an_uninterrupted_bridge() {
         pulsora.accepted().values().map(Vec::len).sum::<usize>(),
         want.len()
     );
+
+    // Stripe's objects (put only now: with them, the backfill's fetch on notify would read each
+    // subscription's final state, and its movements would differ from the reference's), with
+    // the two refunds behind the purchase's refunded charge.
+    for (collection, object) in stripe_account::objects(&events) {
+        stripe.put(collection, object);
+    }
+    let pi = events[0]["data"]["object"]["payment_intent"]
+        .as_str()
+        .unwrap();
+    for (k, amount) in [(1, 1_000), (2, 1_500)] {
+        stripe.put(
+            "refunds",
+            serde_json::json!({"id": format!("re_bin_{k}"), "object": "refund", "amount": amount,
+                "currency": "usd", "payment_intent": pi, "charge": format!("ch_{}", &pi[3..]),
+                "status": "succeeded", "created": t0 + k * 86_400}),
+        );
+    }
+
+    // The state as the outage left it: reconcile finds the drift (through one 500 from Stripe)
+    // and names the missed objects: the refunds, the subscription's invoices.
+    stripe.fail_next(Fault::ServerError);
+    let (code, out) = run_command(
+        &["reconcile", "--since", "3d", "--json"],
+        &outage_store,
+        &pulsora_url,
+        &stripe,
+    )
+    .await;
+    assert_eq!(code, 1, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(
+        (report["format"].as_u64(), report["agree"].as_bool()),
+        (Some(1), Some(false))
+    );
+    let objects: Vec<&str> = report["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["object"].as_str().unwrap())
+        .collect();
+    assert!(
+        objects.contains(&"re_bin_1") && objects.contains(&"re_bin_2"),
+        "{out}"
+    );
+    assert!(objects.iter().any(|o| o.starts_with("in_")), "{out}");
+    assert!(
+        objects
+            .iter()
+            .all(|o| ["re_", "in_", "sub_"].iter().any(|p| o.starts_with(p))),
+        "{out}"
+    );
+
+    // After it, Stripe and the bridge agree: exit 0, as a table and as JSON.
+    let (code, out) = run_command(
+        &["reconcile", "--since", "3d"],
+        &store,
+        &pulsora_url,
+        &stripe,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Stripe and the bridge agree."), "{out}");
+    assert!(out.contains("Net revenue per UTC day"), "{out}");
+    let (code, out) = run_command(
+        &["reconcile", "--since", "3d", "--json"],
+        &store,
+        &pulsora_url,
+        &stripe,
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(report["agree"], true, "{out}");
+    assert_eq!(report["differences"], serde_json::json!([]));
+    // 49.99 − 25.00 refunded, and the subscription's invoices: recorded equals Stripe's.
+    let money = &report["money"][0];
+    assert_eq!(money["currency"], "USD");
+    assert_eq!(money["stripe"], money["recorded"]);
+    assert_eq!(money["difference"], "0.00");
+}
+
+#[tokio::test]
+async fn reconcile_exits_2_on_errors() {
+    let stripe = FakeStripe::start(KEY).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite:{}", dir.path().join("errors.sqlite3").display());
+    let pulsora = "http://127.0.0.1:9/api/ingest";
+
+    // The in-memory store cannot know what the bridge recorded.
+    let (code, _) = run_command(&["reconcile", "--since", "1d"], "memory", pulsora, &stripe).await;
+    assert_eq!(code, 2);
+    // No window.
+    let (code, _) = run_command(&["reconcile"], &store, pulsora, &stripe).await;
+    assert_eq!(code, 2);
+    // Stripe refuses the key: an error, not a verdict; --json still prints one document.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+    command.args(["reconcile", "--since", "1d", "--json"]);
+    bridge_env(&mut command, &store, pulsora);
+    command
+        .env("STRIPE_API_KEY", "rk_test_not_the_fake_key")
+        .env("STRIPE_API_BASE", stripe.base_url());
+    // Off the runtime's thread: the fake Stripe answers on it.
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let answer: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(answer["transient"], false);
+    assert!(
+        answer["error"].as_str().unwrap().contains("401"),
+        "{answer}"
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).contains("rk_test_not_the_fake_key"));
+    // An empty account agrees with an empty store.
+    let (code, out) = run_command(&["reconcile", "--since", "1d"], &store, pulsora, &stripe).await;
+    assert_eq!(code, 0, "{out}");
 }
 
 #[tokio::test]
