@@ -174,7 +174,7 @@ mod missing;
 pub mod actix;
 
 pub use body_budget::{DEFAULT_BODY_BUDGET, DEFAULT_CLIENT_BODY_BUDGET};
-pub use config::{DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
+pub use config::{Webhook, DEFAULT_BODY_LIMIT, DEFAULT_READ_TIMEOUT};
 pub use event::{Created, EventKind, EventType, InvalidEvent, VerifiedStripeEvent};
 pub use ratelimit::guide as rate_limit_guide;
 pub use ratelimit::SMALL_SIGNED_BODY;

@@ -5,7 +5,6 @@
 use crate::engine::HandlerOutcome;
 use crate::event::VerifiedStripeEvent;
 use crate::rejection::Rejection;
-use crate::tower::StripeWebhookLayer;
 use std::future::Future;
 
 /// A handler's `Result`, judged by `is_ok` (an `Ok` commits the claim, an `Err` releases it).
@@ -17,7 +16,7 @@ impl<T, E> HandlerOutcome for Judged<T, E> {
     }
 }
 
-impl StripeWebhookLayer {
+impl<A> crate::Webhook<A> {
     /// Runs `handler` for an event that is already trusted (read from Stripe's API with your
     /// key, not received over HTTP), through this layer's replay guard: the event id is claimed
     /// first, the claim is committed when the handler returns `Ok` and released on `Err` (or a

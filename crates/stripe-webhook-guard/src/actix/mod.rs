@@ -93,4 +93,4 @@ mod response;
 mod transform;
 
 pub use middleware::StripeWebhookMiddleware;
-pub use transform::StripeWebhook;
+pub use transform::{ActixWeb, StripeWebhook};

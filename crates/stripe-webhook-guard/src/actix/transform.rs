@@ -1,14 +1,11 @@
-//! [`StripeWebhook`]: the configuration and the actix-web `Transform` that builds the middleware.
+//! [`StripeWebhook`]: [`Webhook`] as an actix-web `Transform` that builds the middleware.
 
 use super::StripeWebhookMiddleware;
-use crate::config::{config_builder_methods, WebhookConfig};
-use crate::engine::{Engine, SharedEngine};
-use crate::verify::Secret;
+use crate::config::Webhook;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use std::future::{ready, Ready};
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// actix-web middleware that verifies Stripe webhooks before the wrapped service sees them.
 ///
@@ -47,61 +44,15 @@ use std::sync::Arc;
 /// }
 /// ```
 ///
-/// The builder methods are the same as [`StripeWebhookLayer`](crate::StripeWebhookLayer)'s.
+/// The builder methods are [`Webhook`]'s, the same as [`StripeWebhookLayer`](crate::StripeWebhookLayer)'s.
 /// Each returns a new, independent middleware with its own engine.
-#[derive(Clone, Debug)]
-#[must_use]
-pub struct StripeWebhook {
-    config: WebhookConfig,
-    engine: SharedEngine,
-}
+pub type StripeWebhook = Webhook<ActixWeb>;
 
-impl StripeWebhook {
-    /// A middleware accepting events signed with `secret` (the endpoint's `whsec_…`), with the
-    /// defaults: 300 s tolerance each way, 1 MiB body limit, 10 s read timeout.
-    ///
-    /// A secret Stripe could not have issued (shorter than `whsec_` and
-    /// [`MIN_SECRET_CHARS`](crate::MIN_SECRET_CHARS) characters) is not refused here, but the
-    /// middleware then fails closed: every request gets `500 weak_secret`. Use
-    /// [`try_new`](Self::try_new) or [`validate`](Self::validate) to fail at start-up instead.
-    pub fn new(secret: impl Into<Secret>) -> Self {
-        Self::from_config(WebhookConfig::new(secret.into()))
-    }
+/// The actix-web adapter of [`Webhook`]: [`StripeWebhook`] is `Webhook<ActixWeb>`.
+#[derive(Debug, Clone, Copy)]
+pub enum ActixWeb {}
 
-    /// Like [`new`](Self::new), but refuses a secret Stripe could not have issued (`whsec_`
-    /// and at least [`MIN_SECRET_CHARS`](crate::MIN_SECRET_CHARS) characters) instead of
-    /// building a middleware that refuses every request.
-    ///
-    /// ```
-    /// # use stripe_webhook_guard::*;
-    /// # type T = StripeWebhook;
-    /// assert!(T::try_new("whsec_").is_err());
-    /// assert!(T::try_new("whsec_0123456789abcdefghijklmnopqrstuv").is_ok());
-    /// ```
-    pub fn try_new(secret: impl AsRef<[u8]>) -> Result<Self, crate::WeakSecret> {
-        Ok(Self::new(crate::Secret::try_new(secret)?))
-    }
-
-    fn from_config(config: WebhookConfig) -> Self {
-        Self {
-            config,
-            engine: SharedEngine::default(),
-        }
-    }
-
-    fn with_config(self, config: WebhookConfig) -> Self {
-        Self::from_config(config)
-    }
-
-    config_builder_methods!();
-
-    /// The engine every worker's middleware shares, built on first use.
-    fn engine(&self) -> Arc<Engine> {
-        self.engine.get(&self.config)
-    }
-}
-
-impl<S, B> Transform<S, ServiceRequest> for StripeWebhook
+impl<S, B> Transform<S, ServiceRequest> for Webhook<ActixWeb>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
@@ -122,7 +73,7 @@ where
 
 /// The same settings as a tower layer (its own engine: build it once and clone it into the
 /// workers). Lets code that configures a [`StripeWebhookLayer`](crate::StripeWebhookLayer)
-/// serve actix-web too.
+/// serve actix-web too; the same as [`Webhook::for_adapter`].
 ///
 /// ```
 /// use stripe_webhook_guard::{StripeWebhook, StripeWebhookLayer};
@@ -130,8 +81,8 @@ where
 /// let middleware = StripeWebhook::from(&layer);
 /// # let _ = middleware;
 /// ```
-impl From<&crate::StripeWebhookLayer> for StripeWebhook {
+impl From<&crate::StripeWebhookLayer> for Webhook<ActixWeb> {
     fn from(layer: &crate::StripeWebhookLayer) -> Self {
-        Self::from_config(layer.config().clone())
+        layer.for_adapter()
     }
 }

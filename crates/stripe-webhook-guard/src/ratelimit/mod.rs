@@ -2,7 +2,7 @@
 //!
 //! Interface used by the engine (keep it): `RateLimitConfig` (Clone + Debug + Default),
 //! `Admission::new(&RateLimitConfig)`, `Admission::admit(&RequestHead) -> Result<ClientKey, Rejection>`,
-//! `Admission::record_failure(&ClientKey)`, and the `rate_limit_builder_methods!` macro.
+//! `Admission::record_failure(&ClientKey)`, and the rate-limit builder methods of `Webhook`.
 //!
 //! Per request, in [`Admission::admit`]:
 //!
@@ -35,7 +35,6 @@ mod quota;
 mod table;
 
 pub use allow::STRIPE_WEBHOOK_IPS;
-pub(crate) use builder::rate_limit_builder_methods;
 pub use cidr::{Cidr, CidrError};
 pub use forwarded::ForwardedHeader;
 pub use limiter::ClientRateLimiter;

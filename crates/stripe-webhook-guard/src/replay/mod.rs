@@ -131,93 +131,82 @@ impl Default for ReplayConfig {
     }
 }
 
-/// Builder methods for replay protection, expanded inside `config_builder_methods!`.
-macro_rules! replay_builder_methods {
-    () => {
-        /// Where processed ids and leases are kept. Default: a [`MemoryStore`](crate::MemoryStore)
-        /// of this layer (one process, forgotten on restart). Use `SqliteStore` (feature
-        /// `sqlite`) to survive restarts, `PostgresStore` (feature `postgres`) or `RedisStore`
-        /// (feature `redis`) for several instances.
-        /// Pass an `Arc` to share one store between layers.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn replay_store(self, store: impl $crate::ReplayStore) -> Self {
-            let mut config = self.config.clone();
-            config.replay.store = std::sync::Arc::new(store);
-            self.with_config(config)
-        }
+/// The replay builder methods, written once for both adapters.
+impl<A> crate::Webhook<A> {
+    /// Where processed ids and leases are kept. Default: a [`MemoryStore`](crate::MemoryStore)
+    /// of this layer (one process, forgotten on restart). Use `SqliteStore` (feature
+    /// `sqlite`) to survive restarts, `PostgresStore` (feature `postgres`) or `RedisStore`
+    /// (feature `redis`) for several instances.
+    /// Pass an `Arc` to share one store between layers.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn replay_store(mut self, store: impl crate::ReplayStore) -> Self {
+        self.config.replay.store = std::sync::Arc::new(store);
+        self.reconfigured()
+    }
 
-        /// How long a processed event id is remembered (in the store and the cache). Default:
-        /// 4 days ([`DEFAULT_PROCESSED_TTL`](crate::DEFAULT_PROCESSED_TTL)); keep it above
-        /// Stripe's 3-day retry window.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn processed_ttl(self, ttl: std::time::Duration) -> Self {
-            let mut config = self.config.clone();
-            config.replay.processed_ttl = ttl;
-            self.with_config(config)
-        }
+    /// How long a processed event id is remembered (in the store and the cache). Default:
+    /// 4 days ([`DEFAULT_PROCESSED_TTL`](crate::DEFAULT_PROCESSED_TTL)); keep it above
+    /// Stripe's 3-day retry window.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn processed_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.config.replay.processed_ttl = ttl;
+        self.reconfigured()
+    }
 
-        /// How long a claim holds an event id while its handler runs. Default: 5 minutes
-        /// ([`DEFAULT_LEASE_TTL`](crate::DEFAULT_LEASE_TTL)). Keep it above your slowest
-        /// handler: after it expires another delivery of the same event may run concurrently.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn lease_ttl(self, ttl: std::time::Duration) -> Self {
-            let mut config = self.config.clone();
-            config.replay.lease_ttl = ttl;
-            self.with_config(config)
-        }
+    /// How long a claim holds an event id while its handler runs. Default: 5 minutes
+    /// ([`DEFAULT_LEASE_TTL`](crate::DEFAULT_LEASE_TTL)). Keep it above your slowest
+    /// handler: after it expires another delivery of the same event may run concurrently.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn lease_ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.config.replay.lease_ttl = ttl;
+        self.reconfigured()
+    }
 
-        /// How many ids the in-process replay cache holds before evicting the least useful.
-        /// Default: 10,000 ([`DEFAULT_REPLAY_CACHE_CAPACITY`](crate::DEFAULT_REPLAY_CACHE_CAPACITY)),
-        /// about 550 bytes each. Eviction only costs a store round trip later; the store stays
-        /// authoritative.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn replay_cache_capacity(self, entries: u64) -> Self {
-            let mut config = self.config.clone();
-            config.replay.cache_capacity = entries;
-            self.with_config(config)
-        }
+    /// How many ids the in-process replay cache holds before evicting the least useful.
+    /// Default: 10,000 ([`DEFAULT_REPLAY_CACHE_CAPACITY`](crate::DEFAULT_REPLAY_CACHE_CAPACITY)),
+    /// about 550 bytes each. Eviction only costs a store round trip later; the store stays
+    /// authoritative.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn replay_cache_capacity(mut self, entries: u64) -> Self {
+        self.config.replay.cache_capacity = entries;
+        self.reconfigured()
+    }
 
-        /// When the replay store fails or times out, run the handler anyway, deduplicating on
-        /// this process's cache alone. Default: fail closed (`503` + `Retry-After`, Stripe
-        /// retries later). Fail open keeps events flowing during a store outage at the price
-        /// of possible double processing across instances or restarts.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn fail_open_on_store_error(self) -> Self {
-            let mut config = self.config.clone();
-            config.replay.fail_open = true;
-            self.with_config(config)
-        }
+    /// When the replay store fails or times out, run the handler anyway, deduplicating on
+    /// this process's cache alone. Default: fail closed (`503` + `Retry-After`, Stripe
+    /// retries later). Fail open keeps events flowing during a store outage at the price
+    /// of possible double processing across instances or restarts.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn fail_open_on_store_error(mut self) -> Self {
+        self.config.replay.fail_open = true;
+        self.reconfigured()
+    }
 
-        /// Also deduplicate events of these types by `(type, data.object.id)`, for the rare case
-        /// where Stripe sends one change as two event objects. Default: off. List only types that
-        /// occur once per object (`invoice.paid`, `checkout.session.completed`, …): for a type
-        /// that repeats per object (`customer.subscription.updated`) later changes would be
-        /// dropped as duplicates.
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn dedupe_by_object(self, types: impl IntoIterator<Item = $crate::EventType>) -> Self {
-            let mut config = self.config.clone();
-            config.replay.dedupe_by_object.extend(types);
-            self.with_config(config)
-        }
+    /// Also deduplicate events of these types by `(type, data.object.id)`, for the rare case
+    /// where Stripe sends one change as two event objects. Default: off. List only types that
+    /// occur once per object (`invoice.paid`, `checkout.session.completed`, …): for a type
+    /// that repeats per object (`customer.subscription.updated`) later changes would be
+    /// dropped as duplicates.
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn dedupe_by_object(mut self, types: impl IntoIterator<Item = crate::EventType>) -> Self {
+        self.config.replay.dedupe_by_object.extend(types);
+        self.reconfigured()
+    }
 
-        /// How long one replay-store call may take before the store counts as unavailable.
-        /// Default: 2 s ([`DEFAULT_STORE_TIMEOUT`](crate::DEFAULT_STORE_TIMEOUT)).
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn replay_store_timeout(self, timeout: std::time::Duration) -> Self {
-            let mut config = self.config.clone();
-            config.replay.store_timeout = timeout;
-            self.with_config(config)
-        }
+    /// How long one replay-store call may take before the store counts as unavailable.
+    /// Default: 2 s ([`DEFAULT_STORE_TIMEOUT`](crate::DEFAULT_STORE_TIMEOUT)).
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn replay_store_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.config.replay.store_timeout = timeout;
+        self.reconfigured()
+    }
 
-        /// The `Retry-After` sent with `409 in_flight` (capped by the remaining lease when the
-        /// store knows it) and `503 store_unavailable`. Default: 10 s
-        /// ([`DEFAULT_REPLAY_RETRY_AFTER`](crate::DEFAULT_REPLAY_RETRY_AFTER)).
-        #[must_use = "builder methods return the changed value and leave `self` as it was"]
-        pub fn replay_retry_after(self, wait: std::time::Duration) -> Self {
-            let mut config = self.config.clone();
-            config.replay.retry_after = wait;
-            self.with_config(config)
-        }
-    };
+    /// The `Retry-After` sent with `409 in_flight` (capped by the remaining lease when the
+    /// store knows it) and `503 store_unavailable`. Default: 10 s
+    /// ([`DEFAULT_REPLAY_RETRY_AFTER`](crate::DEFAULT_REPLAY_RETRY_AFTER)).
+    #[must_use = "builder methods return the changed value and leave `self` as it was"]
+    pub fn replay_retry_after(mut self, wait: std::time::Duration) -> Self {
+        self.config.replay.retry_after = wait;
+        self.reconfigured()
+    }
 }
-pub(crate) use replay_builder_methods;

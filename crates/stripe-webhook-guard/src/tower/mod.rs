@@ -14,5 +14,5 @@ mod service;
 
 pub use body::ResponseBody;
 pub use future::ResponseFuture;
-pub use layer::StripeWebhookLayer;
+pub use layer::{StripeWebhookLayer, Tower};
 pub use service::StripeWebhookService;
