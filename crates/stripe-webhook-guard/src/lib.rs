@@ -84,7 +84,8 @@
 //!
 //! let app: Router = Router::new()
 //!     .route("/api/webhooks/stripe", post(on_event))
-//!     .layer(StripeWebhookLayer::new("whsec_…"));
+//!     // On the webhook route only: other routes, 404 and 405 never reach the pipeline.
+//!     .route_layer(StripeWebhookLayer::new("whsec_…"));
 //! # }
 //! ```
 //!

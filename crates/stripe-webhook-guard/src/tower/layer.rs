@@ -16,7 +16,8 @@ use tower_layer::Layer;
 ///
 /// let app: Router = Router::new()
 ///     .route("/api/webhooks/stripe", post(handler))
-///     .layer(
+///     // `route_layer`: only the webhook route is verified; other routes and 404s are untouched.
+///     .route_layer(
 ///         StripeWebhookLayer::new("whsec_…")
 ///             .secret("whsec_previous…") // rotation: both are accepted
 ///             .body_limit(256 * 1024),
