@@ -12,7 +12,9 @@ use axum::{Json, Router};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stripe_revenue::RevenueSync;
-use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
+use stripe_webhook_guard::{
+    Rejection, StripeWebhookLayer, VerifiedStripeEvent, DEFAULT_REPLAY_RETRY_AFTER,
+};
 
 /// Shared state of the server's routes.
 #[derive(Clone)]
@@ -66,10 +68,20 @@ fn router_with(state: AppState, layer: StripeWebhookLayer) -> Router {
         .with_state(state)
 }
 
-async fn webhook(State(state): State<AppState>, event: VerifiedStripeEvent) -> impl IntoResponse {
+async fn webhook(State(state): State<AppState>, event: VerifiedStripeEvent) -> Response {
     // The sync counts its own outcomes (`stripe_pulsora_pulsora_events_total`).
     let outcome = state.sync.handle(&event).await;
-    (outcome.status(), Json(outcome.body()))
+    let status = outcome.status();
+    let mut response = (status, Json(outcome.body())).into_response();
+    // Every 503 says when to come back, the handler's (state store or Pulsora down) as the
+    // layer's own (replay store down) do, with the layer's default wait.
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(DEFAULT_REPLAY_RETRY_AFTER.as_secs()),
+        );
+    }
+    response
 }
 
 /// Times every webhook answer and counts it by outcome code.
