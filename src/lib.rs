@@ -32,6 +32,7 @@
 //! | `postgres` | replay and mapping state in PostgreSQL, for many instances |
 //! | `stripe-api` | attribution looked up with the Stripe API as a last resort |
 //! | `full` | all of the above |
+#![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 /// The README's Rust snippets, compiled by `cargo test --doc` so what it shows keeps working.

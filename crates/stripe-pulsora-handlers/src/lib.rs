@@ -9,6 +9,7 @@
 //! Each is [`RevenueSync::handle`] and the outcome's status and JSON body, nothing else: the
 //! rules live in `stripe-revenue`, written once for both frameworks.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub use stripe_revenue::RevenueSync;
