@@ -16,9 +16,12 @@
 //!   (its due time, or the end of its lease), indexed, so [`lease_due`](Outbox::lease_due)
 //!   reads only leasable heads, never the backlog behind them.
 //! - **Leases.** A leased row belongs to a [`ClaimToken`] until `now + lease`; after that it is
-//!   leasable again (the holder died). Token-checked methods answer `false` when the token no
-//!   longer held the lease and then change nothing, except [`mark_sent`](Outbox::mark_sent),
-//!   which always records the id as sent (Pulsora did accept it).
+//!   leasable again (the holder died). The holder keeps it until another `lease_due` takes it
+//!   over: token-checked methods compare the token stored on the row, not the clock (they take
+//!   no `now`), so a slow holder whose lease ran out but was not taken over may still finish.
+//!   When the token is no longer the row's they answer `false` and change nothing, except
+//!   [`mark_sent`](Outbox::mark_sent), which always records the id as sent (Pulsora did accept
+//!   it).
 //! - **Dead letters** are rows: listed, retried (back to pending at the end of their queue),
 //!   dropped.
 //!
@@ -247,7 +250,7 @@ pub trait Outbox: Documents {
 
     /// A transient failure of row `id`: attempts + 1, due again at `due_at_ms`, `error` kept
     /// (cut to [`MAX_REASON_BYTES`]), lease released. The rest of its queue keeps waiting.
-    /// `false` (and nothing changed) when `token` no longer held an unexpired lease.
+    /// `false` (and nothing changed) when the row is not leased to `token` (any more).
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {
@@ -301,7 +304,7 @@ pub trait Outbox: Documents {
     /// Pulsora refused the payload itself (400/422), or the delivery horizon passed: moves row
     /// `id` to the dead letters with `reason` (cut to [`MAX_REASON_BYTES`]) and `now_ms` as its
     /// time of death; the next row of its queue becomes leasable. `false` (and nothing moved)
-    /// when `token` no longer held an unexpired lease.
+    /// when the row is not leased to `token` (any more).
     ///
     /// ```
     /// # #[cfg(feature = "sqlite")] {

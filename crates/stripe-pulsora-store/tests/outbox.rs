@@ -599,6 +599,72 @@ mod postgres {
         disjoint_leases(Arc::new(a), Arc::new(b), "postgres").await;
     }
 
+    /// A commit of an id that another instance is marking sent right now: the commit's insert
+    /// waits for that transaction (the row's unique id), and its own check of the sent space
+    /// ran before. The commit must still see the id sent, not enqueue it again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres_commit_racing_a_mark_sent_does_not_enqueue_twice() {
+        let Some(url) = support::fresh_postgres().await else {
+            return;
+        };
+        let db = Postgres::connect(&url).await.expect("connect");
+        let sent = Space::new("sent");
+        let now = start_ms();
+        let row = rows("race", &["x@q"]);
+        assert_eq!(
+            db.commit_outbox(&sent, &[], &row, now)
+                .await
+                .expect("commit"),
+            1
+        );
+        // What mark_sent does, held open in a transaction of our own.
+        let mut marker = db.pool().get().await.expect("client");
+        let tx = marker.transaction().await.expect("begin");
+        tx.batch_execute(&format!(
+            "DELETE FROM stripe_pulsora_outbox WHERE id = 'race-x';
+             DELETE FROM stripe_pulsora_outbox_heads WHERE queue = 'race-q';
+             INSERT INTO stripe_pulsora_claims (space, key, processed, token, expires_at)
+                 VALUES ('sent', 'race-x', true, NULL, {});",
+            now + 3_600_000
+        ))
+        .await
+        .expect("mark sent by hand");
+        let committing = {
+            let (db, sent, row) = (db.clone(), sent.clone(), row.clone());
+            tokio::spawn(async move { db.commit_outbox(&sent, &[], &row, now).await })
+        };
+        // Wait until the commit is blocked on our transaction, then let it go.
+        let admin = db.pool().get().await.expect("client");
+        let mut waiting = false;
+        for _ in 0..200 {
+            let blocked: i64 = admin
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .expect("activity")
+                .get(0);
+            if blocked > 0 {
+                waiting = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(waiting, "the commit waited for the marking transaction");
+        tx.commit().await.expect("commit the mark");
+        let enqueued = committing.await.expect("task").expect("commit");
+        assert_eq!(enqueued, 0, "the id was sent meanwhile");
+        let stats = db.stats().await.expect("stats");
+        assert_eq!(stats.pending, 0);
+        assert!(db
+            .lease_due(now, 10, ClaimToken::new(), LEASE)
+            .await
+            .expect("lease")
+            .is_empty());
+    }
+
     const REFUSE: &str = "
         CREATE FUNCTION refuse_in_test() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

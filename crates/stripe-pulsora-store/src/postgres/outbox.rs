@@ -227,8 +227,9 @@ impl Outbox for Postgres {
                          WHERE ready_at <= $1 ORDER BY ready_at, seq LIMIT $2
                          FOR UPDATE SKIP LOCKED
                      ), heads AS (
-                         UPDATE stripe_pulsora_outbox_heads h SET ready_at = $3
-                         FROM picked WHERE h.queue = picked.queue
+                         -- By primary key: a join here lets the planner scan every head.
+                         UPDATE stripe_pulsora_outbox_heads SET ready_at = $3
+                         WHERE queue = ANY(ARRAY(SELECT queue FROM picked))
                      )
                      UPDATE stripe_pulsora_outbox o SET lease_token = $4, lease_until = $3
                      FROM picked WHERE o.seq = picked.seq
