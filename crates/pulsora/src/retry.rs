@@ -1,6 +1,9 @@
-//! When to try again and how long to wait: exponential backoff with full jitter, `Retry-After`.
+//! When to try again and how long to wait: this client's retry settings over the workspace's
+//! one backoff and `Retry-After` reader (`stripe-pulsora-retry`, shared with the Stripe API
+//! reader).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+pub(crate) use stripe_pulsora_retry::parse_retry_after;
 
 /// Pulsora's SDK waits this long on a 429 that carries no readable `Retry-After`.
 pub(crate) const DEFAULT_RATE_LIMIT_WAIT: Duration = Duration::from_secs(60);
@@ -40,32 +43,16 @@ impl RetryPolicy {
     /// then full jitter when enabled.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
         let ceiling = self.ceiling(retry);
-        if !self.jitter {
-            return ceiling;
+        if self.jitter {
+            stripe_pulsora_retry::full_jitter(ceiling)
+        } else {
+            ceiling
         }
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
     }
 
     fn ceiling(&self, retry: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(retry.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        self.base_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff)
+        stripe_pulsora_retry::ceiling(self.base_backoff, self.max_backoff, retry)
     }
-}
-
-/// Reads a `Retry-After` value: delta-seconds (`"120"`) or an HTTP-date, relative to `now`.
-/// A date in the past means "now". `None` when unreadable.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -95,26 +82,5 @@ mod tests {
         let draws: std::collections::HashSet<Duration> =
             (0..1000).map(|_| policy.backoff(3)).collect();
         assert!(draws.len() > 1);
-    }
-
-    #[test]
-    fn retry_after_seconds_and_http_dates() {
-        let now = httpdate::parse_http_date("Wed, 21 Oct 2015 07:28:00 GMT").unwrap();
-        assert_eq!(parse_retry_after("1", now), Some(Duration::from_secs(1)));
-        assert_eq!(
-            parse_retry_after(" 120 ", now),
-            Some(Duration::from_secs(120))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
-            Some(Duration::from_secs(30))
-        );
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(parse_retry_after("-1", now), None);
-        assert_eq!(parse_retry_after("1.5", now), None);
     }
 }

@@ -1,6 +1,8 @@
-//! When to try again: exponential backoff with full jitter, and `Retry-After`.
+//! When to try again: this client's retry settings over the workspace's one backoff and
+//! `Retry-After` reader (`stripe-pulsora-retry`, shared with the Pulsora client).
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
+pub(crate) use stripe_pulsora_retry::parse_retry_after;
 
 /// Retry settings. Stripe's own SDKs retry network errors, `409`, `429` and `5xx` with backoff;
 /// reads are idempotent, so every retry is safe.
@@ -31,26 +33,12 @@ impl RetryPolicy {
     /// A uniform random wait in `[0, min(cap, base · 2^(retry-1))]` (full jitter), so many
     /// clients never retry in step.
     pub(crate) fn backoff(&self, retry: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(retry.saturating_sub(1))
-            .unwrap_or(u32::MAX);
-        let ceiling = self
-            .base_backoff
-            .saturating_mul(factor)
-            .min(self.max_backoff);
-        let nanos = u64::try_from(ceiling.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
+        stripe_pulsora_retry::full_jitter(stripe_pulsora_retry::ceiling(
+            self.base_backoff,
+            self.max_backoff,
+            retry,
+        ))
     }
-}
-
-/// `Retry-After` as delta-seconds or an HTTP-date; `None` when unreadable.
-pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(seconds) = value.parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[cfg(test)]
@@ -66,14 +54,5 @@ mod tests {
                 assert!(policy.backoff(retry) <= ceiling);
             }
         }
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
-        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
-        let later = httpdate::fmt_http_date(now + Duration::from_secs(5));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(5)));
-        assert_eq!(parse_retry_after("soon", now), None);
     }
 }
