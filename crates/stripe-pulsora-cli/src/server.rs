@@ -8,13 +8,11 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stripe_revenue::RevenueSync;
-use stripe_webhook_guard::{
-    Rejection, StripeWebhookLayer, VerifiedStripeEvent, DEFAULT_REPLAY_RETRY_AFTER,
-};
+use stripe_webhook_guard::{Rejection, StripeWebhookLayer, VerifiedStripeEvent};
 
 /// Shared state of the server's routes.
 #[derive(Clone)]
@@ -68,20 +66,10 @@ fn router_with(state: AppState, layer: StripeWebhookLayer) -> Router {
         .with_state(state)
 }
 
+/// The ready-made handler (status, `Retry-After` on a `503`, JSON body), on the server's state.
 async fn webhook(State(state): State<AppState>, event: VerifiedStripeEvent) -> Response {
     // The sync counts its own outcomes (`stripe_pulsora_pulsora_events_total`).
-    let outcome = state.sync.handle(&event).await;
-    let status = outcome.status();
-    let mut response = (status, Json(outcome.body())).into_response();
-    // Every 503 says when to come back, the handler's (state store or Pulsora down) as the
-    // layer's own (replay store down) do, with the layer's default wait.
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(DEFAULT_REPLAY_RETRY_AFTER.as_secs()),
-        );
-    }
-    response
+    stripe_pulsora::revenue_handler(State(state.sync), event).await
 }
 
 /// Times every webhook answer and counts it by outcome code.

@@ -13,12 +13,36 @@
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
 
 pub use stripe_revenue::RevenueSync;
+use stripe_revenue::SyncOutcome;
+
+/// The `Retry-After` (seconds) sent with a handler's `503` (state store, Pulsora or its
+/// configuration unavailable): the same wait the layer sends with its own `503`
+/// ([`DEFAULT_REPLAY_RETRY_AFTER`](stripe_webhook_guard::DEFAULT_REPLAY_RETRY_AFTER)), so every
+/// `503` of the route tells Stripe when to come back.
+pub const RETRY_AFTER_SECS: u64 = stripe_webhook_guard::DEFAULT_REPLAY_RETRY_AFTER.as_secs();
+
+/// The status, `Retry-After` (for a `503`) and JSON body both handlers answer with: the one
+/// place the outcome becomes an HTTP answer.
+///
+/// ```
+/// use stripe_pulsora_handlers::answer;
+/// use stripe_revenue::SyncOutcome;
+/// let (status, retry_after, body) = answer(&SyncOutcome::Transient("Pulsora timed out".into()));
+/// assert_eq!((status, retry_after), (503, Some(10)));
+/// assert_eq!(body["error"], "pulsora_unavailable");
+/// ```
+pub fn answer(outcome: &SyncOutcome) -> (u16, Option<u64>, serde_json::Value) {
+    let status = outcome.status().as_u16();
+    let retry_after = (status == 503).then_some(RETRY_AFTER_SECS);
+    (status, retry_after, outcome.body())
+}
 
 #[cfg(feature = "axum")]
 mod axum_handler {
     use super::RevenueSync;
     use axum::extract::State;
-    use axum::http::StatusCode;
+    use axum::http::{header, HeaderValue, StatusCode};
+    use axum::response::{IntoResponse, Response};
     use axum::Json;
     use stripe_webhook_guard::VerifiedStripeEvent;
 
@@ -41,9 +65,17 @@ mod axum_handler {
     pub async fn revenue_handler(
         State(sync): State<RevenueSync>,
         event: VerifiedStripeEvent,
-    ) -> (StatusCode, Json<serde_json::Value>) {
+    ) -> Response {
         let outcome = sync.handle(&event).await;
-        (outcome.status(), Json(outcome.body()))
+        let (status, retry_after, body) = super::answer(&outcome);
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(body)).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }
 
@@ -77,9 +109,14 @@ mod actix_handler {
         event: VerifiedStripeEvent,
     ) -> HttpResponse {
         let outcome = sync.handle(&event).await;
-        let status = actix_web::http::StatusCode::from_u16(outcome.status().as_u16())
+        let (status, retry_after, body) = super::answer(&outcome);
+        let status = actix_web::http::StatusCode::from_u16(status)
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-        HttpResponse::build(status).json(outcome.body())
+        let mut response = HttpResponse::build(status);
+        if let Some(seconds) = retry_after {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, seconds));
+        }
+        response.json(body)
     }
 }
 
