@@ -122,6 +122,7 @@ fn classify(
             status: code,
             message,
             attempts,
+            retry_after,
         },
         // A refusal of this payload: Pulsora's validation errors.
         400 | 422 => Error::Rejected {
@@ -314,6 +315,47 @@ impl Revenue {
                     other => other,
                 })
             }
+        }
+    }
+
+    /// One request, no retry: validates `event`, sends it once with the per-attempt timeout
+    /// ([`RevenueBuilder::timeout`](crate::RevenueBuilder::timeout)) and classifies the answer
+    /// like [`track`](Self::track). For callers that own the retries (an outbox worker that
+    /// reschedules a failed delivery for later): the error's
+    /// [`retry_after`](Error::retry_after) carries Pulsora's `Retry-After`. A dry-run client
+    /// logs the body and succeeds, as `track` does.
+    ///
+    /// ```no_run
+    /// # async fn run(revenue: pulsora::Revenue, event: pulsora::RevenueEvent) {
+    /// match revenue.track_once(&event).await {
+    ///     Ok(_) => { /* mark it sent */ }
+    ///     Err(e) if e.is_transient() => { /* try again after e.retry_after() or a backoff */ }
+    ///     Err(e) => eprintln!("{e}"),
+    /// }
+    /// # }
+    /// ```
+    pub async fn track_once(&self, event: &RevenueEvent) -> Result<Receipt, Error> {
+        let body = self.request_body(event)?;
+        let event_type = event.event_type.map_or("", EventType::as_str);
+        let (token, client) = match &self.inner.mode {
+            Mode::DryRun => return self.track_within(event, self.inner.timeout).await,
+            Mode::Send { token, client } => (token, client),
+        };
+        let timeout = self.inner.timeout;
+        match self.attempt(client, token, &body, timeout).await {
+            Ok(status) => {
+                tracing::debug!(
+                    transaction_id = %event.transaction_id,
+                    event_type,
+                    status = status.as_u16(),
+                    "pulsora accepted revenue event"
+                );
+                Ok(Receipt {
+                    status: Some(status.as_u16()),
+                    attempts: 1,
+                })
+            }
+            Err(failure) => Err(failure.into_error(1, timeout)),
         }
     }
 

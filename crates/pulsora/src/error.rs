@@ -100,6 +100,8 @@ pub enum Error {
         message: String,
         /// Requests made.
         attempts: u32,
+        /// The wait Pulsora asked for (`Retry-After` on a 503), when it sent one.
+        retry_after: Option<Duration>,
     },
     /// Pulsora answered 429 on the last attempt, or asked for a longer wait than the client's
     /// `max_retry_after`. Transient: try again after `retry_after`.
@@ -194,6 +196,28 @@ impl Error {
         }
     }
 
+    /// The wait Pulsora asked for with `Retry-After` on the last answer (a 429 or a 5xx), when
+    /// it sent a readable one. A caller that retries later (an outbox worker) waits at least
+    /// this long.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limited = pulsora::Error::RateLimited {
+    ///     retry_after: Some(Duration::from_secs(60)),
+    ///     message: "Too Many Requests".into(),
+    ///     attempts: 1,
+    /// };
+    /// assert_eq!(limited.retry_after(), Some(Duration::from_secs(60)));
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after, .. } | Error::Server { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
     /// How many requests were made (0 when the error came before sending).
     pub fn attempts(&self) -> u32 {
         match self {
@@ -261,6 +285,7 @@ mod tests {
             status: 503,
             message: "Service Unavailable".into(),
             attempts: 4,
+            retry_after: None,
         };
         assert!(server.is_transient());
         assert_eq!(server.attempts(), 4);

@@ -243,7 +243,7 @@ async fn server_errors_stop_after_max_retries_as_transient() {
     assert_eq!(server.requests().len(), 3);
     assert!(err.is_transient());
     assert!(
-        matches!(&err, Error::Server { status: 503, message, attempts: 3 } if message == "maintenance"),
+        matches!(&err, Error::Server { status: 503, message, attempts: 3, .. } if message == "maintenance"),
         "{err:?}"
     );
 }
@@ -387,4 +387,29 @@ async fn a_shared_reqwest_client_is_used_with_the_same_headers() {
     let request = &server.requests()[0];
     assert_eq!(request.headers["user-agent"], "my-app/1.0");
     assert_eq!(request.headers["x-api-token"], TOKEN);
+}
+
+/// `track_once` is one request whatever the answer (the caller owns the retries), and hands
+/// Pulsora's `Retry-After` back on a 503 and a 429.
+#[tokio::test]
+async fn track_once_sends_one_request_and_returns_retry_after() {
+    let server = Recorder::start(vec![
+        Answer::new(503, r#"{"error":"maintenance"}"#).header("retry-after", "7"),
+        Answer::new(429, r#"{"error":"Too Many Requests"}"#).header("retry-after", "30"),
+        Answer::new(500, ""),
+        Answer::new(202, ""),
+    ])
+    .await;
+    let revenue = client(&server.url).max_retries(5).build().unwrap();
+    let first = revenue.track_once(&full_event()).await.unwrap_err();
+    assert!(first.is_transient());
+    assert_eq!(first.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(first.attempts(), 1);
+    let second = revenue.track_once(&full_event()).await.unwrap_err();
+    assert_eq!(second.retry_after(), Some(Duration::from_secs(30)));
+    let third = revenue.track_once(&full_event()).await.unwrap_err();
+    assert_eq!((third.status(), third.retry_after()), (Some(500), None));
+    let receipt = revenue.track_once(&full_event()).await.unwrap();
+    assert_eq!((receipt.status, receipt.attempts), (Some(202), 1));
+    assert_eq!(server.requests().len(), 4);
 }

@@ -29,7 +29,8 @@ pub struct AdoptArgs {
 /// Runs the command: 0 when every subscription was adopted, 1 when the run stopped (rerun to
 /// resume), 2 for a configuration error.
 pub async fn run(args: AdoptArgs) -> ExitCode {
-    let Some((bridge, stripe)) = super::stripe_command::prepare("adopt", args.dry_run).await else {
+    let Some((mut bridge, stripe)) = super::stripe_command::prepare("adopt", args.dry_run).await
+    else {
         return ExitCode::from(2);
     };
     let run = adopt(
@@ -52,6 +53,7 @@ pub async fn run(args: AdoptArgs) -> ExitCode {
             return ExitCode::from(130);
         }
     };
+    super::stripe_command::deliver_queued(&mut bridge).await;
     match result {
         Ok(summary) => {
             print!("{summary}");

@@ -61,7 +61,7 @@ fn unix(at: SystemTime) -> Option<i64> {
 /// Runs the command; the exit code is 0 when the window was processed, 1 when the run stopped
 /// (rerun to resume), 2 for a configuration error.
 pub async fn run(args: BackfillArgs) -> ExitCode {
-    let Some((bridge, stripe)) = super::stripe_command::prepare("backfill", args.dry_run).await
+    let Some((mut bridge, stripe)) = super::stripe_command::prepare("backfill", args.dry_run).await
     else {
         return ExitCode::from(2);
     };
@@ -124,6 +124,7 @@ pub async fn run(args: BackfillArgs) -> ExitCode {
     )
     .await;
     watcher.abort();
+    super::stripe_command::deliver_queued(&mut bridge).await;
     match result {
         Ok(summary) => {
             bar.finish_and_clear();

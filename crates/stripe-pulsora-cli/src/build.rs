@@ -2,6 +2,8 @@
 //! settings) and the revenue sync. The binary and the examples call these, so they behave alike.
 
 use super::env::{EnvConfig, LimitSetting, LogFormat, StoreSetting};
+use std::sync::Arc;
+use stripe_revenue::outbox::{Outbox, OutboxWorker};
 use stripe_revenue::RevenueSync;
 use stripe_webhook_guard::{Quota, StripeWebhookLayer};
 
@@ -46,6 +48,9 @@ pub fn webhook_layer(config: &EnvConfig) -> StripeWebhookLayer {
     // Parsed once, when the configuration was read.
     if !config.trusted_proxies.is_empty() {
         layer = layer.trusted_proxies(config.trusted_proxies.iter().copied());
+    }
+    if let Some(lease) = config.outbox.replay_lease {
+        layer = layer.lease_ttl(lease);
     }
     layer
 }
@@ -125,6 +130,34 @@ pub struct Bridge {
     pub metrics: std::sync::Arc<super::metrics::Metrics>,
     /// The SQLite file of `STRIPE_PULSORA_REPLAY_STORE=sqlite:…`, checked by `/readyz`.
     pub store_file: Option<std::path::PathBuf>,
+    /// The durable store's outbox and dead letters (`None` with the in-memory store): what the
+    /// `outbox` and `dead-letters` commands read and change.
+    pub outbox: Option<Arc<dyn Outbox>>,
+    /// The delivery worker, when webhooks are acknowledged first (`STRIPE_PULSORA_DELIVERY`,
+    /// a durable store): `serve` runs it beside the server and stops it on shutdown.
+    pub worker: Option<OutboxWorker>,
+}
+
+/// The mapping's state in `backend`: with `Delivery::Outbox`, also the outbox (acknowledge
+/// first), else inline delivery.
+#[cfg(any(feature = "sqlite", feature = "redis", feature = "postgres"))]
+fn with_store(sync: RevenueSync, backend: Arc<dyn Outbox>, config: &EnvConfig) -> RevenueSync {
+    use super::env::Delivery;
+    let store = stripe_revenue::KvStateStore::over(backend);
+    match config.delivery {
+        Delivery::Outbox => sync.outbox(store),
+        Delivery::Inline => sync.state_store(store),
+    }
+}
+
+/// The worker for `sync`'s outbox with the environment's settings.
+fn worker(sync: &RevenueSync, config: &EnvConfig) -> Option<OutboxWorker> {
+    let retries = stripe_revenue::outbox::Retries {
+        horizon: config.outbox.horizon,
+        max: config.outbox.max_backoff,
+        ..stripe_revenue::outbox::Retries::default()
+    };
+    sync.outbox_worker().map(|w| w.retries(retries))
 }
 
 impl Bridge {
@@ -135,6 +168,8 @@ impl Bridge {
         let mut layer = webhook_layer(config);
         #[allow(unused_mut)]
         let mut sync = revenue_sync(config).map_err(|e| format!("Pulsora client: {e}"))?;
+        #[allow(unused_mut)]
+        let mut outbox: Option<Arc<dyn Outbox>> = None;
         match &config.store {
             StoreSetting::Memory => tracing::warn!(
                 "STRIPE_PULSORA_REPLAY_STORE=memory: MRR ledgers and delivered event ids are lost on \
@@ -147,7 +182,9 @@ impl Bridge {
                 let db = stripe_webhook_guard::store::Sqlite::open(path)
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE=sqlite:{path}: {e}"))?;
                 layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(db.clone()));
-                sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
+                let backend: Arc<dyn Outbox> = Arc::new(db);
+                sync = with_store(sync, backend.clone(), config);
+                outbox = Some(backend);
             }
             #[cfg(feature = "redis")]
             StoreSetting::Redis(url) => {
@@ -156,6 +193,7 @@ impl Bridge {
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
                 layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(redis.clone()));
+                // Inline until the Redis outbox lands (issue 15).
                 sync = sync.state_store(stripe_revenue::KvStateStore::over(redis));
             }
             #[cfg(feature = "postgres")]
@@ -164,7 +202,9 @@ impl Bridge {
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (postgres): {e}"))?;
                 layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(db.clone()));
-                sync = sync.state_store(stripe_revenue::KvStateStore::over(db));
+                let backend: Arc<dyn Outbox> = Arc::new(db);
+                sync = with_store(sync, backend.clone(), config);
+                outbox = Some(backend);
             }
             #[allow(unreachable_patterns)]
             _ => {
@@ -187,11 +227,14 @@ impl Bridge {
             StoreSetting::Sqlite(path) => Some(std::path::PathBuf::from(path)),
             _ => None,
         };
+        let worker = worker(&sync, config);
         Ok(Self {
             layer,
             sync,
             metrics: std::sync::Arc::default(),
             store_file,
+            outbox,
+            worker,
         })
     }
 }

@@ -124,6 +124,51 @@ pub struct EnvConfig {
     /// The revenue scope and money rules: `STRIPE_PULSORA_LIVEMODE`, `STRIPE_PULSORA_CONNECT`,
     /// `STRIPE_PULSORA_TAX`, `STRIPE_PULSORA_UNREPORTED_PAYMENTS`.
     pub money: MoneySettings,
+    /// `STRIPE_PULSORA_DELIVERY` = `outbox` (default) | `inline`.
+    pub delivery: Delivery,
+    /// `STRIPE_PULSORA_OUTBOX_HORIZON`, `STRIPE_PULSORA_OUTBOX_MAX_BACKOFF`,
+    /// `STRIPE_PULSORA_REPLAY_LEASE`.
+    pub outbox: OutboxSettings,
+}
+
+/// `STRIPE_PULSORA_DELIVERY`: when revenue events reach Pulsora.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Delivery {
+    /// Acknowledge first (the default with a durable store): each webhook commits its state and
+    /// revenue events to the outbox and is answered at once; the delivery worker sends them.
+    /// With `STRIPE_PULSORA_REPLAY_STORE=memory` delivery is inline whatever this says.
+    #[default]
+    Outbox,
+    /// Send before answering Stripe (Stripe's retries are the queue).
+    Inline,
+}
+
+/// The outbox worker's settings, and the replay lease that bounds how long a crash holds an
+/// event up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxSettings {
+    /// `STRIPE_PULSORA_OUTBOX_HORIZON`: how long a row is retried before it becomes a dead
+    /// letter, default 7 days.
+    pub horizon: Duration,
+    /// `STRIPE_PULSORA_OUTBOX_MAX_BACKOFF`: the longest wait between two attempts of a row,
+    /// default 10 minutes.
+    pub max_backoff: Duration,
+    /// `STRIPE_PULSORA_REPLAY_LEASE`: how long an event's replay claim lasts while its handler
+    /// runs; `None`: the layer's default (5 minutes). After a crash, Stripe's retry of an event
+    /// that was being handled waits this long (`409`); acknowledging first, handlers take
+    /// milliseconds, so a minute is plenty.
+    pub replay_lease: Option<Duration>,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        let retries = stripe_revenue::outbox::Retries::default();
+        Self {
+            horizon: retries.horizon,
+            max_backoff: retries.max,
+            replay_lease: None,
+        }
+    }
 }
 
 /// How Stripe money becomes Pulsora revenue (see the README, "What counts as revenue").
@@ -173,6 +218,8 @@ impl fmt::Debug for EnvConfig {
             .field("log_format", &self.log_format)
             .field("shutdown_deadline", &self.shutdown_deadline)
             .field("money", &self.money)
+            .field("delivery", &self.delivery)
+            .field("outbox", &self.outbox)
             .finish()
     }
 }
@@ -310,6 +357,12 @@ impl EnvConfig {
             stripe_api_base: settings.stripe_api_base,
             log_format: settings.log_format,
             shutdown_deadline: settings.shutdown_deadline,
+            delivery: settings.delivery,
+            outbox: OutboxSettings {
+                horizon: settings.outbox_horizon,
+                max_backoff: settings.outbox_max_backoff,
+                replay_lease: settings.replay_lease,
+            },
             money: MoneySettings {
                 livemode: settings.livemode,
                 connect: settings.connect,

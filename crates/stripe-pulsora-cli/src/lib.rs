@@ -30,6 +30,7 @@ mod connections;
 mod env;
 mod env_check;
 pub mod metrics;
+pub mod outbox_command;
 pub mod reconcile;
 pub mod server;
 pub mod settings;
@@ -40,7 +41,8 @@ pub use build::{
     example_setup, init_logging, revenue_sync, secrets_or_dev, webhook_layer, Bridge, DEV_SECRET,
 };
 pub use env::{
-    default_state_file, ConfigError, EnvConfig, LimitSetting, LogFormat, RateSetting, StoreSetting,
+    default_state_file, ConfigError, Delivery, EnvConfig, LimitSetting, LogFormat, OutboxSettings,
+    RateSetting, StoreSetting,
 };
 pub use env_check::{known_variables, unknown_variables, warn_unknown_variables};
 pub use settings::{Settings, MAX_TOLERANCE_SECS};

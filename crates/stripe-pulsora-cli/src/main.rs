@@ -46,6 +46,12 @@ enum Command {
     /// Compare Stripe's money and MRR with what the bridge recorded (exit 0 agree, 1 drift,
     /// 2 error).
     Reconcile(bridge::reconcile::ReconcileArgs),
+    /// The outbox (acknowledge first): rows waiting for Pulsora, the oldest one's age, dead
+    /// letters.
+    Outbox(bridge::outbox_command::OutboxArgs),
+    /// Revenue events Pulsora refused (400/422) or that outlived the horizon: list them, put
+    /// them back in the outbox once the cause is fixed, or drop them for good.
+    DeadLetters(bridge::outbox_command::DeadLettersArgs),
 }
 
 /// `sign [--secret-stdin] [--timestamp UNIX_SECONDS] < payload.json`
@@ -91,6 +97,8 @@ fn main() -> ExitCode {
         Command::Backfill(args) => run_async(bridge::backfill::run(args)),
         Command::Adopt(args) => run_async(bridge::adopt::run(args)),
         Command::Reconcile(args) => run_async(bridge::reconcile::run(args)),
+        Command::Outbox(args) => run_async(bridge::outbox_command::run_outbox(args)),
+        Command::DeadLetters(args) => run_async(bridge::outbox_command::run_dead_letters(args)),
     }
 }
 
@@ -123,7 +131,7 @@ async fn serve(settings: Settings) -> ExitCode {
         return ExitCode::from(2);
     }
     bridge::init_logging(&config);
-    let parts = match bridge::Bridge::from_config(&config).await {
+    let mut parts = match bridge::Bridge::from_config(&config).await {
         Ok(parts) => parts,
         Err(error) => {
             eprintln!("start-up error: {error}");
@@ -145,8 +153,30 @@ async fn serve(settings: Settings) -> ExitCode {
     // The bound address, not the configured one: `BIND=…:0` picks a free port.
     let bound = listener.local_addr().unwrap_or(config.bind);
     tracing::info!(bind = %bound, "stripe-pulsora listening on http://{bound}/api/webhooks/stripe");
+    // Acknowledge first: the delivery worker runs beside the server and stops with it.
+    let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = parts.worker.take().map(|worker| {
+        tracing::info!("webhooks are acknowledged first; the outbox worker delivers to Pulsora");
+        tokio::spawn(worker.run(async move {
+            let _ = worker_stopped.await;
+        }))
+    });
     let app = bridge::server::app(parts);
-    match bridge::server::serve_configured(listener, app, &config).await {
+    let served = bridge::server::serve_configured(listener, app, &config).await;
+    if let Some(worker) = worker {
+        // Stops between rows: the ones being sent finish (one attempt, bounded by the client's
+        // timeout), the rest stay pending for the next start.
+        let _ = stop_worker.send(());
+        if tokio::time::timeout(config.shutdown_deadline, worker)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "outbox worker still sending at the shutdown deadline; its leases expire by themselves"
+            );
+        }
+    }
+    match served {
         Ok(()) => {
             // Let claim releases of cut deliveries reach the store before the runtime stops.
             tokio::time::sleep(Duration::from_millis(200)).await;

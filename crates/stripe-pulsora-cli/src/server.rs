@@ -27,8 +27,13 @@ pub struct AppState {
 }
 
 /// The bridge's routes for everything [`Bridge::from_config`](super::Bridge::from_config)
-/// built: see [`router`].
-pub fn app(bridge: super::Bridge) -> Router {
+/// built: see [`router`]. When the bridge acknowledges first and its outbox worker is still in
+/// [`Bridge::worker`](super::Bridge::worker), the worker is started here and runs as long as
+/// the runtime; take it out first to stop it yourself on shutdown (the binary does).
+pub fn app(mut bridge: super::Bridge) -> Router {
+    if let Some(worker) = bridge.worker.take() {
+        tokio::spawn(worker.run(std::future::pending()));
+    }
     router_with(
         AppState {
             sync: bridge.sync,

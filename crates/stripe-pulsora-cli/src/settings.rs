@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use stripe_webhook_guard::Cidr;
 
-use crate::env::{ConfigError, LimitSetting, LogFormat, RateSetting, StoreSetting};
+use crate::env::{ConfigError, Delivery, LimitSetting, LogFormat, RateSetting, StoreSetting};
 
 /// Largest `STRIPE_PULSORA_TOLERANCE`, in seconds.
 pub const MAX_TOLERANCE_SECS: u64 = 3600;
@@ -141,6 +141,27 @@ pub struct Settings {
     /// Refunds and disputes of payments the bridge never reported: skip or count.
     #[arg(long, env = "STRIPE_PULSORA_UNREPORTED_PAYMENTS", value_name = "skip|count", default_value = "skip", value_parser = parse_unreported)]
     pub unreported_payments: stripe_revenue::UnreportedPayments,
+
+    /// When revenue events reach Pulsora: outbox (acknowledge first: committed with the state,
+    /// answered at once, delivered by the worker; needs a durable store, the in-memory one is
+    /// always inline) or inline (sent before Stripe is answered).
+    #[arg(long, env = "STRIPE_PULSORA_DELIVERY", value_name = "outbox|inline", default_value = "outbox", value_parser = parse_delivery)]
+    pub delivery: Delivery,
+
+    /// How long an outbox row is retried before it becomes a dead letter (7d, 36h, 90m, 45s or
+    /// seconds; 1 minute to 30 days).
+    #[arg(long, env = "STRIPE_PULSORA_OUTBOX_HORIZON", value_name = "DURATION", default_value = "7d", value_parser = parse_outbox_horizon)]
+    pub outbox_horizon: Duration,
+
+    /// The longest wait between two attempts of an outbox row (1 second to 1 day).
+    #[arg(long, env = "STRIPE_PULSORA_OUTBOX_MAX_BACKOFF", value_name = "DURATION", default_value = "10m", value_parser = parse_outbox_max_backoff)]
+    pub outbox_max_backoff: Duration,
+
+    /// How long an event's replay claim lasts while it is handled (1 second to 1 hour). After a
+    /// crash, Stripe's retry of an event that was being handled waits this long (409). Unset:
+    /// the layer's 5 minutes.
+    #[arg(long, env = "STRIPE_PULSORA_REPLAY_LEASE", value_name = "DURATION", value_parser = parse_replay_lease)]
+    pub replay_lease: Option<Duration>,
 }
 
 /// `STRIPE_PULSORA_TRUSTED_PROXIES`: the parsed ranges (one value, comma-separated).
@@ -506,6 +527,82 @@ fn parse_tax(text: &str) -> Result<stripe_revenue::Tax, Invalid> {
         "include" => Ok(stripe_revenue::Tax::Include),
         _ => Err(invalid("expected exclude or include", "exclude")),
     }
+}
+
+fn parse_delivery(text: &str) -> Result<Delivery, Invalid> {
+    match text.trim() {
+        "outbox" => Ok(Delivery::Outbox),
+        "inline" => Ok(Delivery::Inline),
+        _ => Err(invalid(
+            "expected outbox (acknowledge first) or inline",
+            "outbox",
+        )),
+    }
+}
+
+/// `7d`, `36h`, `90m`, `45s` or plain seconds, within `[min, max]`.
+fn parse_span(
+    text: &str,
+    min: Duration,
+    max: Duration,
+    example: &'static str,
+) -> Result<Duration, Invalid> {
+    let text = text.trim();
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let unit = match unit {
+        "s" => Some(1),
+        "m" => Some(60),
+        "h" => Some(3600),
+        "d" => Some(86_400),
+        _ => None,
+    };
+    let span = digits
+        .parse::<u64>()
+        .ok()
+        .zip(unit)
+        .and_then(|(n, unit)| n.checked_mul(unit))
+        .map(Duration::from_secs);
+    match span {
+        Some(span) if span >= min && span <= max => Ok(span),
+        _ => Err(invalid(
+            format!(
+                "expected a duration from {} s to {} s, as 7d, 36h, 90m, 45s or seconds",
+                min.as_secs(),
+                max.as_secs()
+            ),
+            example,
+        )),
+    }
+}
+
+fn parse_outbox_horizon(text: &str) -> Result<Duration, Invalid> {
+    parse_span(
+        text,
+        Duration::from_secs(60),
+        Duration::from_secs(30 * 86_400),
+        "7d",
+    )
+}
+
+fn parse_outbox_max_backoff(text: &str) -> Result<Duration, Invalid> {
+    parse_span(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(86_400),
+        "10m",
+    )
+}
+
+fn parse_replay_lease(text: &str) -> Result<Duration, Invalid> {
+    parse_span(
+        text,
+        Duration::from_secs(1),
+        Duration::from_secs(3600),
+        "60s",
+    )
 }
 
 fn parse_unreported(text: &str) -> Result<stripe_revenue::UnreportedPayments, Invalid> {

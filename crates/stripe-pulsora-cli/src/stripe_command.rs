@@ -51,3 +51,42 @@ pub(crate) async fn prepare(command: &str, dry_run: bool) -> Option<(Bridge, Str
         }
     }
 }
+
+/// Acknowledge first: what the command committed to the outbox is delivered before it exits
+/// (a running `serve` may take part; leases keep them apart). Stops when the outbox is empty,
+/// or when it has not shrunk for 30 s (Pulsora failing): what is left stays queued for `serve`.
+pub(crate) async fn deliver_queued(bridge: &mut Bridge) {
+    let (Some(worker), Some(outbox)) = (bridge.worker.take(), bridge.outbox.clone()) else {
+        return;
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(worker.run(async move {
+        let _ = stopped.await;
+    }));
+    let (mut fewest, mut progressed) = (u64::MAX, std::time::Instant::now());
+    loop {
+        match outbox.stats().await {
+            Ok(stats) if stats.pending == 0 => break,
+            Ok(stats) if stats.pending < fewest => {
+                fewest = stats.pending;
+                progressed = std::time::Instant::now();
+            }
+            Ok(stats) if progressed.elapsed() > std::time::Duration::from_secs(30) => {
+                eprintln!(
+                    "{} revenue event(s) still queued (Pulsora is not accepting them now): \
+                     `stripe-pulsora serve` delivers them; see `stripe-pulsora outbox`",
+                    stats.pending
+                );
+                break;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                eprintln!("cannot read the outbox: {error}");
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(());
+    let _ = running.await;
+}

@@ -74,6 +74,22 @@ async fn serve_events(store: &str, pulsora_url: &str, events: &[serde_json::Valu
         let attempts = deliver(&client, &url, SECRET, event, 0, Duration::ZERO).await;
         assert_eq!(attempts.last().unwrap().status, Some(200), "{attempts:?}");
     }
+    // Acknowledged first (the SQLite default): wait until the outbox worker delivered.
+    loop {
+        let mut outbox = Command::new(env!("CARGO_BIN_EXE_stripe-pulsora"));
+        outbox.arg("outbox");
+        bridge_env(&mut outbox, store, pulsora_url);
+        let out = outbox.stderr(Stdio::inherit()).output().unwrap();
+        let out = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out
+            .lines()
+            .any(|l| l.split_whitespace().eq(["pending", "0"]))
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not delivered: {out}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let _ = child.kill();
     let _ = child.wait();
 }

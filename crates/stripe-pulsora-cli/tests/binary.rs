@@ -132,18 +132,31 @@ async fn serves_verifies_dedupes_forwards_and_counts() {
         .unwrap();
     assert_eq!(forged.status(), 400);
 
+    // Acknowledged first (the SQLite default): the outbox worker delivers right after.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while pulsora.accepted().len() < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let accepted = pulsora.accepted();
     assert_eq!(accepted.len(), 3);
     assert!(accepted.values().all(|bodies| bodies.len() == 1));
 
-    let metrics = client
-        .get(format!("{}/metrics", server.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // The worker counts a delivery once it is marked sent, just after Pulsora's answer.
+    let sent = "stripe_pulsora_pulsora_events_total{outcome=\"sent\"}";
+    let metrics = loop {
+        let metrics = client
+            .get(format!("{}/metrics", server.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metric(&metrics, sent) >= 3 || Instant::now() > deadline {
+            break metrics;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(
         metric(
             &metrics,
@@ -347,6 +360,9 @@ async fn sigterm_during_a_slow_pulsora_call_loses_nothing() {
         &[
             ("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "1"),
             ("STRIPE_PULSORA_REPLAY_STORE", &store),
+            // The inline path's cut delivery (acknowledge first answers before Pulsora is
+            // called: tests/outbox_binary.rs).
+            ("STRIPE_PULSORA_DELIVERY", "inline"),
         ],
     )
     .await;
@@ -390,7 +406,10 @@ async fn sigterm_during_a_slow_pulsora_call_loses_nothing() {
     let _server = start(
         port,
         &pulsora_url,
-        &[("STRIPE_PULSORA_REPLAY_STORE", &store)],
+        &[
+            ("STRIPE_PULSORA_REPLAY_STORE", &store),
+            ("STRIPE_PULSORA_DELIVERY", "inline"),
+        ],
     )
     .await;
     let retry = deliver(&client, &url, SECRET, &event, 0, Duration::ZERO).await;
@@ -423,6 +442,12 @@ async fn processed_ids_survive_a_restart_on_sqlite() {
             deliver(&client, &url, SECRET, &event, 0, Duration::ZERO).await[0].status,
             Some(200)
         );
+        // Acknowledged first: the outbox worker delivers right after (a kill before that
+        // would hold the row for its lease; crash_run.rs covers kills).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while pulsora.accepted().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
     let server = start(
         port,

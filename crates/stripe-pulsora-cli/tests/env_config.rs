@@ -257,3 +257,29 @@ fn state_is_durable_by_default() {
         StoreSetting::Memory
     );
 }
+
+#[test]
+fn delivery_and_the_outbox_settings() {
+    use stripe_pulsora_cli::Delivery;
+    let c = with(&[]).unwrap();
+    assert_eq!(c.delivery, Delivery::Outbox);
+    assert_eq!(c.outbox.horizon, Duration::from_secs(7 * 86_400));
+    assert_eq!(c.outbox.max_backoff, Duration::from_secs(600));
+    assert_eq!(c.outbox.replay_lease, None);
+    let c = with(&[
+        ("STRIPE_PULSORA_DELIVERY", "inline"),
+        ("STRIPE_PULSORA_OUTBOX_HORIZON", "36h"),
+        ("STRIPE_PULSORA_OUTBOX_MAX_BACKOFF", "90"),
+        ("STRIPE_PULSORA_REPLAY_LEASE", "1m"),
+    ])
+    .unwrap();
+    assert_eq!(c.delivery, Delivery::Inline);
+    assert_eq!(c.outbox.horizon, Duration::from_secs(36 * 3600));
+    assert_eq!(c.outbox.max_backoff, Duration::from_secs(90));
+    assert_eq!(c.outbox.replay_lease, Some(Duration::from_secs(60)));
+    assert!(refused("STRIPE_PULSORA_DELIVERY", "later").contains("outbox"));
+    assert!(refused("STRIPE_PULSORA_OUTBOX_HORIZON", "7x").contains("7d"));
+    assert!(refused("STRIPE_PULSORA_OUTBOX_HORIZON", "31d").contains("2592000"));
+    refused("STRIPE_PULSORA_OUTBOX_MAX_BACKOFF", "0");
+    refused("STRIPE_PULSORA_REPLAY_LEASE", "2h");
+}

@@ -22,6 +22,14 @@ const T0: i64 = 1_700_300_000;
 
 struct Server(Child);
 
+impl Server {
+    fn terminate(&mut self) {
+        let pid = self.0.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -140,6 +148,17 @@ fn life() -> (Vec<Value>, Vec<Value>) {
     (before, after)
 }
 
+/// Waits until the outbox in `file` has nothing pending.
+async fn drained(file: &std::path::Path) {
+    use stripe_pulsora::stripe_revenue::outbox::Outbox;
+    let db = stripe_pulsora::stripe_webhook_guard::store::Sqlite::open(file).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while db.stats().await.unwrap().pending > 0 {
+        assert!(Instant::now() < deadline, "the outbox did not drain");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 fn mrr_by_subscription(accepted: &HashMap<String, Vec<Value>>) -> HashMap<String, Decimal> {
     let mut out = HashMap::new();
     for (tx, bodies) in accepted {
@@ -174,6 +193,9 @@ async fn run(restart: bool) -> HashMap<String, Decimal> {
         );
     }
     if restart {
+        // A restart (SIGTERM): the outbox worker stops between rows and gives its leases back;
+        // what was not delivered yet is delivered by the next process.
+        server.terminate();
         drop(server);
         server = start(port, &url, state.path()).await;
     }
@@ -184,6 +206,8 @@ async fn run(restart: bool) -> HashMap<String, Decimal> {
             Some(200)
         );
     }
+    // Acknowledged first: the outbox worker delivers the last rows right after.
+    drained(&state.path().join("stripe-pulsora.sqlite3")).await;
     drop(server);
     assert!(
         state.path().join("stripe-pulsora.sqlite3").exists(),

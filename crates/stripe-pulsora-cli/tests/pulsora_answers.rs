@@ -76,6 +76,9 @@ async fn start_bridge(vars: &[(&str, &str)]) -> String {
         ),
         // The fixtures are test-mode events, as `stripe trigger` sends.
         ("STRIPE_PULSORA_LIVEMODE".to_owned(), "test".to_owned()),
+        // What the webhook answers for each Pulsora answer when it waits for Pulsora; the
+        // outbox's handling of the same answers: crates/stripe-revenue/tests/outbox.rs.
+        ("STRIPE_PULSORA_DELIVERY".to_owned(), "inline".to_owned()),
     ];
     all.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     let config = EnvConfig::from_vars(all).unwrap();

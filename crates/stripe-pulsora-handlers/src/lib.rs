@@ -8,6 +8,10 @@
 //!
 //! Each is [`RevenueSync::handle`] and the outcome's status and JSON body, nothing else: the
 //! rules live in `stripe-revenue`, written once for both frameworks.
+//!
+//! With a durable store given to [`RevenueSync::outbox`], the handlers acknowledge first
+//! (`200` once the events are committed) and the events wait for the delivery worker: start
+//! it beside the server with [`RevenueSync::outbox_worker`] (see `stripe_revenue::outbox`).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![cfg_attr(docsrs, feature(doc_auto_cfg))]
@@ -46,9 +50,10 @@ mod axum_handler {
     use axum::Json;
     use stripe_webhook_guard::VerifiedStripeEvent;
 
-    /// The axum handler: maps the verified event and sends it to Pulsora. Answers `200` when
-    /// done (or when Pulsora refused the event for good), `503` when Pulsora or the state store
-    /// is unavailable, so the replay claim is released and Stripe retries.
+    /// The axum handler: maps the verified event and sends it to Pulsora (or, with an
+    /// [`outbox`](RevenueSync::outbox), commits it for the worker). Answers `200` when done (or
+    /// when Pulsora refused the event for good), `503` when Pulsora or the state store is
+    /// unavailable, so the replay claim is released and Stripe retries.
     ///
     /// ```no_run
     /// use axum::{routing::post, Router};
@@ -61,6 +66,27 @@ mod axum_handler {
     ///     // `route_layer`: only the webhook route is verified; other routes and 404s are untouched.
     ///     .route_layer(StripeWebhookLayer::new("whsec_…"))
     ///     .with_state(sync);
+    /// ```
+    ///
+    /// Acknowledge first, with the delivery worker beside the server (`store`: an
+    /// `SqliteStateStore`, `PostgresStateStore`, …):
+    ///
+    /// ```no_run
+    /// use axum::{routing::post, Router};
+    /// use stripe_pulsora_handlers::{revenue_handler, RevenueSync};
+    /// use stripe_revenue::{outbox::Outbox, KvStateStore};
+    /// use stripe_webhook_guard::StripeWebhookLayer;
+    ///
+    /// fn app<B: Outbox>(store: KvStateStore<B>) -> Router {
+    ///     let sync = RevenueSync::new(pulsora::Revenue::dry_run()).outbox(store);
+    ///     if let Some(worker) = sync.outbox_worker() {
+    ///         tokio::spawn(worker.run(std::future::pending()));
+    ///     }
+    ///     Router::new()
+    ///         .route("/api/webhooks/stripe", post(revenue_handler))
+    ///         .route_layer(StripeWebhookLayer::new("whsec_…"))
+    ///         .with_state(sync)
+    /// }
     /// ```
     pub async fn revenue_handler(
         State(sync): State<RevenueSync>,

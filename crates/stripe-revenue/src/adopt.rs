@@ -34,7 +34,8 @@ pub struct AdoptSummary {
     pub adopted: usize,
     /// Already adopted by an earlier run: skipped.
     pub already: usize,
-    /// Revenue events sent now (opening balances, or drift of known subscriptions).
+    /// Revenue events sent now, or queued in the outbox (opening balances, or drift of known
+    /// subscriptions).
     pub sent: usize,
     /// Stripe's MRR of the subscriptions that count (active, past due), per currency, in major
     /// units, as the mapping computes it.
@@ -173,8 +174,11 @@ async fn adopt_one(
     let reason = match result {
         Ok(Ok(outcome)) => {
             summary.adopted += 1;
-            if let SyncOutcome::Delivered { sent, .. } = outcome {
-                summary.sent += sent;
+            match outcome {
+                SyncOutcome::Delivered { sent, .. } => summary.sent += sent,
+                // Acknowledge first: committed to the outbox, the worker delivers it.
+                SyncOutcome::Queued { queued, .. } => summary.sent += queued,
+                _ => {}
             }
             return Ok(());
         }

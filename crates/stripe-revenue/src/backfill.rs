@@ -272,9 +272,17 @@ pub async fn backfill(
         match result {
             Ok(Ok(outcome)) => {
                 counts.processed += 1;
-                if let SyncOutcome::Delivered { sent, already_sent } = outcome {
-                    counts.sent += sent;
-                    counts.already_sent += already_sent;
+                match outcome {
+                    SyncOutcome::Delivered { sent, already_sent } => {
+                        counts.sent += sent;
+                        counts.already_sent += already_sent;
+                    }
+                    // Acknowledge first: committed to the outbox, the worker delivers it.
+                    SyncOutcome::Queued { queued, already } => {
+                        counts.sent += queued;
+                        counts.already_sent += already;
+                    }
+                    _ => {}
                 }
             }
             Err(Rejection::Duplicate { .. }) => counts.duplicates += 1,

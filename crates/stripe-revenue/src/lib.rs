@@ -72,6 +72,12 @@
 //! | `redis` | [`RedisStateStore`] |
 //! | `postgres` | [`PostgresStateStore`] |
 //! | `stripe-api` | [`StripeApi`], the attribution lookup; [`backfill`], [`adopt`](mod@adopt), [`reconcile()`] |
+//!
+//! # Acknowledge first
+//!
+//! With a durable store, [`RevenueSync::outbox`] answers Stripe as soon as the state and the
+//! revenue events are committed, and an [`OutboxWorker`](outbox::OutboxWorker) delivers them
+//! with backoff, a 7-day horizon and dead letters: see [`outbox`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -90,6 +96,7 @@ mod kv;
 mod ledger;
 mod map;
 pub mod mrr;
+pub mod outbox;
 mod policy;
 #[cfg(feature = "stripe-api")]
 pub mod reconcile;

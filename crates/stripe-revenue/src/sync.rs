@@ -16,10 +16,17 @@
 //!
 //! Pulsora's part of one answer is bounded ([`RevenueSync::inline_budget`], default 9 s), so
 //! Stripe gets its answer well inside its own timeout.
+//!
+//! With a durable store given to [`RevenueSync::outbox`], the same mapping ends differently:
+//! the state update and the revenue events are committed together to the outbox and the answer
+//! is `200` at once ([`SyncOutcome::Queued`]); an [`OutboxWorker`](crate::outbox::OutboxWorker)
+//! delivers them (see [`crate::outbox`]).
 
 use crate::held::{Held, Kind};
 use crate::kv::MemoryStateStore;
 use crate::map::{map_event, subjects, MapError};
+use crate::outbox::store::OutboxStore;
+use crate::outbox::Clock;
 use crate::policy::Policy;
 use crate::store::{ClaimOutcome, ClaimToken, StateError, StateStore};
 use http::StatusCode;
@@ -32,6 +39,15 @@ use stripe_webhook_guard::VerifiedStripeEvent;
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum SyncOutcome {
+    /// These revenue events were committed to the outbox with the state update (acknowledge
+    /// first, [`RevenueSync::outbox`]); the worker delivers them.
+    Queued {
+        /// Rows added to the outbox.
+        queued: usize,
+        /// Revenue events skipped because their transaction id was already pending, dead or
+        /// sent.
+        already: usize,
+    },
     /// These revenue events were delivered (possibly none: not a revenue event, or already sent).
     Delivered {
         /// How many were sent now.
@@ -69,6 +85,9 @@ impl SyncOutcome {
         match self {
             Self::Delivered { sent, already_sent } => {
                 serde_json::json!({ "received": true, "sent": sent, "already_sent": already_sent })
+            }
+            Self::Queued { queued, already } => {
+                serde_json::json!({ "received": true, "queued": queued, "already_sent": already })
             }
             Self::Transient(reason) => {
                 serde_json::json!({ "error": "pulsora_unavailable", "message": reason })
@@ -145,7 +164,12 @@ struct Inner {
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// Pulsora's part of one answer, retries included.
     inline_budget: std::time::Duration,
-    health: crate::health::Health,
+    /// Shared with the outbox worker: a configuration fault either one sees is readiness's.
+    health: Arc<crate::health::Health>,
+    /// Acknowledge first: where the revenue events go instead of Pulsora.
+    outbox: Option<Arc<dyn OutboxStore>>,
+    /// Wakes this process's outbox worker when rows were committed.
+    wake: Arc<tokio::sync::Notify>,
     #[cfg(feature = "stripe-api")]
     stripe_api: Option<crate::StripeApi>,
 }
@@ -166,6 +190,7 @@ struct InnerParts {
     policy: Policy,
     store: Arc<dyn StateStore>,
     dead_letter: Arc<dyn DeadLetter>,
+    outbox: Option<Arc<dyn OutboxStore>>,
     #[cfg(feature = "stripe-api")]
     stripe_api: Option<crate::StripeApi>,
 }
@@ -198,7 +223,9 @@ impl RevenueSync {
                 dead_letter,
                 stripes,
                 inline_budget: crate::health::DEFAULT_INLINE_BUDGET,
-                health: crate::health::Health::default(),
+                health: Arc::default(),
+                outbox: None,
+                wake: Arc::default(),
                 #[cfg(feature = "stripe-api")]
                 stripe_api: None,
             }),
@@ -212,6 +239,7 @@ impl RevenueSync {
             policy: i.policy.clone(),
             store: i.store.clone(),
             dead_letter: i.dead_letter.clone(),
+            outbox: i.outbox.clone(),
             #[cfg(feature = "stripe-api")]
             stripe_api: i.stripe_api.clone(),
         };
@@ -220,6 +248,7 @@ impl RevenueSync {
         let mut sync = Self::with_parts(parts.client, parts.policy, parts.store, parts.dead_letter);
         if let Some(inner) = Arc::get_mut(&mut sync.inner) {
             inner.inline_budget = i.inline_budget;
+            inner.outbox = parts.outbox;
             #[cfg(feature = "stripe-api")]
             {
                 inner.stripe_api = parts.stripe_api;
@@ -235,9 +264,60 @@ impl RevenueSync {
     }
 
     /// Replaces the state store (use a persistent one when the process restarts or scales out).
+    /// Events are still sent inline, before the answer; see [`outbox`](Self::outbox) to
+    /// acknowledge first. Replaces an outbox set before.
     #[must_use]
     pub fn state_store(self, store: impl StateStore) -> Self {
-        self.rebuild(|p| p.store = Arc::new(store))
+        self.rebuild(|p| {
+            p.store = Arc::new(store);
+            p.outbox = None;
+        })
+    }
+
+    /// Acknowledge first: `store` (SQLite, PostgreSQL or Redis) becomes the state store *and*
+    /// the outbox. Each webhook commits its state update and its revenue events in one
+    /// transaction and is answered `200` at once; Pulsora is never awaited on Stripe's request.
+    /// Opt-in, because the events then wait for an [`OutboxWorker`](crate::outbox::OutboxWorker):
+    /// run the one [`outbox_worker`](Self::outbox_worker) returns (the `stripe-pulsora` binary
+    /// does). Without it (or with the in-memory store), delivery stays inline. See
+    /// [`crate::outbox`].
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "sqlite")]
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use stripe_revenue::{RevenueSync, SqliteStateStore};
+    /// let sync = RevenueSync::new(pulsora::Revenue::from_env()?)
+    ///     .outbox(SqliteStateStore::open("state.sqlite3")?);
+    /// assert!(sync.outbox_worker().is_some());
+    /// # Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn outbox<B: stripe_pulsora_store::Outbox>(self, store: crate::KvStateStore<B>) -> Self {
+        let store = Arc::new(store);
+        self.rebuild(|p| {
+            p.store = store.clone();
+            p.outbox = Some(store);
+        })
+    }
+
+    /// The worker that delivers this sync's outbox, sharing its Pulsora client, readiness and
+    /// dead-letter hook, and woken by each commit; `None` without [`outbox`](Self::outbox).
+    pub fn outbox_worker(&self) -> Option<crate::outbox::OutboxWorker> {
+        let inner = &self.inner;
+        inner.outbox.as_ref().map(|store| {
+            crate::outbox::OutboxWorker::with_parts(
+                store.clone(),
+                inner.client.clone(),
+                inner.health.clone(),
+                inner.wake.clone(),
+                inner.dead_letter.clone(),
+            )
+        })
+    }
+
+    /// `true` when webhooks are acknowledged first (an outbox is configured).
+    pub fn acknowledges_first(&self) -> bool {
+        self.inner.outbox.is_some()
     }
 
     /// Replaces the dead-letter hook.
@@ -320,6 +400,13 @@ impl RevenueSync {
                 sent,
                 already_sent,
                 "stripe event synced to Pulsora"
+            ),
+            SyncOutcome::Queued { queued, already } => tracing::info!(
+                event_id = event.id(),
+                event_type = %event.event_type(),
+                queued,
+                already_sent = already,
+                "stripe event committed to the outbox"
             ),
             SyncOutcome::Transient(reason) => tracing::warn!(
                 event_id = event.id(),
@@ -440,6 +527,19 @@ impl RevenueSync {
         for note in &mapping.notes {
             tracing::debug!(event_id = event.id(), "{note}");
         }
+        // The one fork: enqueue (acknowledge first) or send now.
+        if let Some(outbox) = &inner.outbox {
+            let queue = subject_of(&subjects);
+            return match enqueue(&**outbox, event, &mapping, queue).await {
+                Ok(outcome) => {
+                    if matches!(outcome, SyncOutcome::Queued { queued, .. } if queued > 0) {
+                        inner.wake.notify_one();
+                    }
+                    outcome
+                }
+                Err(error) => SyncOutcome::StoreUnavailable(error.to_string()),
+            };
+        }
         let (mut sent, mut already_sent, mut refused) = (0, 0, None);
         for revenue_event in &mapping.events {
             let transaction_id = revenue_event.transaction_id.as_str();
@@ -521,6 +621,22 @@ impl RevenueSync {
             .dead_letter(event.id(), None, &reason);
         SyncOutcome::Permanent(reason)
     }
+}
+
+/// Commits the mapping's state and its revenue events as outbox rows, in one transaction.
+async fn enqueue(
+    outbox: &dyn OutboxStore,
+    event: &VerifiedStripeEvent,
+    mapping: &crate::Mapping,
+    queue: Option<&str>,
+) -> Result<SyncOutcome, StateError> {
+    let rows = crate::outbox::store::rows(&mapping.events, queue, event.id())?;
+    let now = crate::outbox::SystemClock.now_ms();
+    let queued = outbox.commit(&mapping.updates, &rows, now).await?;
+    Ok(SyncOutcome::Queued {
+        queued,
+        already: rows.len().saturating_sub(queued),
+    })
 }
 
 /// Gives a send claim back after a failed attempt, so Stripe's retry may send it. If even that

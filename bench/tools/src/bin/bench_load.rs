@@ -8,6 +8,11 @@
 //!     --connections 32 --seconds 10 --label axum --pid <server pid>
 //! ```
 //!
+//! `--unique-payments`: each event is also a payment of its own customer (its PaymentIntent and
+//! customer ids are in the varying tail), so every webhook maps to a new revenue event on its
+//! own subject: the load of the outbox measurements ("Outbox" in BENCHMARKS.md). Without it,
+//! every event is about `pi_bench` (sent once, then "already sent").
+//!
 //! Signing must not make the client the bottleneck: the event id is the *last* field of the body,
 //! so the HMAC state after `t.` and the fixed 4 KiB prefix is computed once per second and each
 //! request only hashes its last bytes. Every request is still a correctly signed, never-seen event.
@@ -30,16 +35,25 @@ fn arg(name: &str, default: &str) -> String {
         .unwrap_or_else(|| default.to_owned())
 }
 
-/// A realistic `checkout.session.completed` padded to `size` bytes, with the id last.
-fn body_prefix(size: usize) -> Vec<u8> {
+/// A realistic `checkout.session.completed` padded to `size` bytes, with the id last (and,
+/// with `unique`, the payment and customer ids just before it).
+fn body_prefix(size: usize, unique: bool) -> Vec<u8> {
     let mut prefix = String::from(
         r#"{"object":"event","api_version":"2025-03-31.basil","created":1767225600,"livemode":false,"pending_webhooks":1,"request":{"id":null,"idempotency_key":null},"type":"checkout.session.completed","data":{"object":{"id":"cs_test_bench","object":"checkout.session","amount_total":4999,"currency":"usd","customer":"cus_bench","mode":"payment","payment_status":"paid","status":"complete","payment_intent":"pi_bench","metadata":{"visitor_fingerprint":"fp_bench","session_id":"sess_bench"},"line_items_description":""#,
     );
+    if unique {
+        prefix = prefix
+            .replace(r#""customer":"cus_bench","#, "")
+            .replace(r#""payment_intent":"pi_bench","#, "");
+    }
     // Pad inside a string field up to the wanted size (minus the tail `"}},"id":"evt_…"}`).
-    while prefix.len() < size.saturating_sub(48) {
+    let tail = if unique { 120 } else { 48 };
+    while prefix.len() < size.saturating_sub(tail) {
         prefix.push_str("Lorem ipsum dolor sit amet, consectetur adipiscing elit. ");
     }
-    prefix.push_str(r#""}},"id":""#);
+    if !unique {
+        prefix.push_str(r#""}},"id":""#);
+    }
     prefix.into_bytes()
 }
 
@@ -52,15 +66,17 @@ fn unix_now() -> i64 {
 
 struct Signer {
     prefix: Arc<Vec<u8>>,
+    unique: bool,
     key: Hmac<Sha256>,
     cached: Option<(i64, Hmac<Sha256>)>,
 }
 
 impl Signer {
-    fn new(prefix: Arc<Vec<u8>>, secret: &str) -> Self {
+    fn new(prefix: Arc<Vec<u8>>, secret: &str, unique: bool) -> Self {
         let key = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
         Self {
             prefix,
+            unique,
             key,
             cached: None,
         }
@@ -76,7 +92,13 @@ impl Signer {
             mac.update(&self.prefix);
             self.cached = Some((t, mac));
         }
-        let tail = format!("evt_bench_{run}_{n}\"}}");
+        let tail = if self.unique {
+            format!(
+                r#"","payment_intent":"pi_bench_{run}_{n}","customer":"cus_bench_{run}_{n}"}}}},"id":"evt_bench_{run}_{n}"}}"#
+            )
+        } else {
+            format!("evt_bench_{run}_{n}\"}}")
+        };
         let mut mac = self
             .cached
             .as_ref()
@@ -111,12 +133,13 @@ async fn main() {
     let secret = arg("--secret", DEFAULT_SECRET);
     let label = arg("--label", "run");
     let pid = arg("--pid", "");
+    let unique = std::env::args().any(|a| a == "--unique-payments");
     let run = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
 
-    let prefix = Arc::new(body_prefix(size));
+    let prefix = Arc::new(body_prefix(size, unique));
     let authority = url.authority().expect("host:port").clone();
     let counter = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(seconds);
@@ -140,7 +163,7 @@ async fn main() {
                     .await
                     .expect("handshake");
             tokio::spawn(connection);
-            let mut signer = Signer::new(prefix, &secret);
+            let mut signer = Signer::new(prefix, &secret, unique);
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 16);
             let mut failures = 0u64;
             while Instant::now() < deadline {

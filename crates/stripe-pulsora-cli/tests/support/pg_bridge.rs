@@ -52,6 +52,10 @@ impl Instance {
             ("STRIPE_PULSORA_FAILURE_LIMIT", "off"),
             ("STRIPE_PULSORA_MAX_CONNECTIONS_PER_CLIENT", "off"),
             ("STRIPE_PULSORA_SHUTDOWN_DEADLINE", "5"),
+            // These tests read what the handler did from its answer (`sent`, `already_sent`):
+            // the inline path. Acknowledge first on PostgreSQL (two workers, one outbox):
+            // crates/stripe-revenue/tests/outbox.rs.
+            ("STRIPE_PULSORA_DELIVERY", "inline"),
         ];
         let config = EnvConfig::from_vars(vars.map(|(k, v)| (k.to_owned(), v.to_owned())))
             .expect("configuration");

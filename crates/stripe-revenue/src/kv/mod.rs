@@ -165,7 +165,9 @@ impl<B: Documents> KvStateStore<B> {
         })
     }
 
-    async fn save_updates(&self, updates: &[StateUpdate]) -> Result<(), StateError> {
+    /// The documents that remember `updates` (what [`save`](StateStore::save) writes, and what
+    /// the outbox commits in the same transaction as its rows).
+    pub(crate) fn documents(&self, updates: &[StateUpdate]) -> Result<Vec<Document>, StateError> {
         let ttls = &self.ttls;
         let mut documents = Vec::with_capacity(updates.len());
         for update in updates {
@@ -182,6 +184,16 @@ impl<B: Documents> KvStateStore<B> {
             };
             documents.push(Document { key, value, ttl });
         }
+        Ok(documents)
+    }
+
+    /// The claims space of delivered transaction ids.
+    pub(crate) fn sent_space(&self) -> &Space {
+        &self.sent
+    }
+
+    async fn save_updates(&self, updates: &[StateUpdate]) -> Result<(), StateError> {
+        let documents = self.documents(updates)?;
         self.backend.put_many(&documents).await
     }
 

@@ -23,6 +23,10 @@ struct Recorded {
     /// How long to wait before answering; a request whose client gave up meanwhile is not
     /// recorded (as a real server's work would be abandoned).
     delay: std::time::Duration,
+    /// Every request answered with this status (an outage: 503; a bad token: 401).
+    forced: Option<u16>,
+    /// Requests for these transaction ids answered with this status (a 422 refusal).
+    refused: HashMap<String, u16>,
 }
 
 impl FakePulsora {
@@ -66,6 +70,37 @@ impl FakePulsora {
         out
     }
 
+    /// Answers every request with `status` from now on (`None`: back to normal).
+    pub fn set_status(&self, status: Option<u16>) {
+        self.inner.lock().unwrap().forced = status;
+    }
+
+    /// Answers requests for transaction `tx` with `status` (`None`: back to normal).
+    pub fn refuse(&self, tx: &str, status: Option<u16>) {
+        let mut recorded = self.inner.lock().unwrap();
+        match status {
+            Some(status) => recorded.refused.insert(tx.to_owned(), status),
+            None => recorded.refused.remove(tx),
+        };
+    }
+
+    /// The `data` of every accepted request, in arrival order.
+    pub fn accepted_in_order(&self) -> Vec<serde_json::Value> {
+        self.inner
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|(_, s)| *s == 202)
+            .map(|(body, _)| body["data"].clone())
+            .collect()
+    }
+
+    /// How many requests arrived (whatever the answer).
+    pub fn request_count(&self) -> usize {
+        self.inner.lock().unwrap().requests.len()
+    }
+
     /// How many requests were refused with 500.
     pub fn failed(&self) -> usize {
         self.inner
@@ -92,8 +127,11 @@ async fn ingest(
         .unwrap_or_default()
         .to_owned();
     let fail_first = recorded.fail_first;
+    let forced = recorded.refused.get(&tx).copied().or(recorded.forced);
     let failures = recorded.failures_so_far.entry(tx).or_insert(0);
-    let status = if *failures < fail_first {
+    let status = if let Some(status) = forced {
+        status
+    } else if *failures < fail_first {
         *failures += 1;
         500
     } else {
@@ -101,8 +139,11 @@ async fn ingest(
     };
     recorded.requests.push((body, status));
     let code = StatusCode::from_u16(status).unwrap();
-    (
-        code,
-        Json(serde_json::json!({ "status": if status == 202 { "queued" } else { "error" } })),
-    )
+    let answer = match status {
+        202 => serde_json::json!({ "status": "queued" }),
+        401 => serde_json::json!({ "error": "Invalid API token" }),
+        400 | 422 => serde_json::json!({ "message": "The data.amount field is invalid." }),
+        _ => serde_json::json!({ "status": "error" }),
+    };
+    (code, Json(answer))
 }
