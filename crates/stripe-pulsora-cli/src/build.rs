@@ -193,8 +193,9 @@ impl Bridge {
                     .await
                     .map_err(|e| format!("STRIPE_PULSORA_REPLAY_STORE (redis): {e}"))?;
                 layer = layer.replay_store(stripe_webhook_guard::BackendStore::over(redis.clone()));
-                // Inline until the Redis outbox lands (issue 15).
-                sync = sync.state_store(stripe_revenue::KvStateStore::over(redis));
+                let backend: Arc<dyn Outbox> = Arc::new(redis);
+                sync = with_store(sync, backend.clone(), config);
+                outbox = Some(backend);
             }
             #[cfg(feature = "postgres")]
             StoreSetting::Postgres(url) => {

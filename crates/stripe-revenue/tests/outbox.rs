@@ -418,30 +418,57 @@ async fn wait_for(mut done: impl FnMut() -> bool) {
 #[cfg(feature = "postgres")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_on_one_postgres_send_each_row_once() {
-    let Ok(url) = std::env::var("STRIPE_PULSORA_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must provide STRIPE_PULSORA_TEST_POSTGRES_URL"
-        );
-        eprintln!("note: STRIPE_PULSORA_TEST_POSTGRES_URL unset; skipping");
+    let Some(url) = shared_store_url("STRIPE_PULSORA_TEST_POSTGRES_URL") else {
         return;
     };
-    let t0 = 1_710_000_000 + i64::from(std::process::id() % 100_000) * 1_000;
+    let connect = || async {
+        stripe_revenue::PostgresStateStore::connect(&url)
+            .await
+            .unwrap()
+    };
+    two_workers_send_each_row_once(connect().await, connect().await, 1_710_000_000).await;
+}
+
+/// The same on one Redis (the outbox in one atomic script per step).
+#[cfg(feature = "redis")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_on_one_redis_send_each_row_once() {
+    let Some(url) = shared_store_url("STRIPE_PULSORA_TEST_REDIS_URL") else {
+        return;
+    };
+    let connect = || async {
+        stripe_revenue::RedisStateStore::connect(&url)
+            .await
+            .unwrap()
+    };
+    two_workers_send_each_row_once(connect().await, connect().await, 1_720_000_000).await;
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+fn shared_store_url(variable: &str) -> Option<String> {
+    let url = std::env::var(variable).ok();
+    if url.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must provide {variable}"
+        );
+        eprintln!("note: {variable} unset; skipping");
+    }
+    url
+}
+
+#[cfg(any(feature = "postgres", feature = "redis"))]
+async fn two_workers_send_each_row_once<B: Outbox>(
+    a: KvStateStore<B>,
+    b: KvStateStore<B>,
+    base: i64,
+) {
+    let t0 = base + i64::from(std::process::id() % 100_000) * 1_000;
     let events = events(t0);
     let reference = reference(&events).await;
     let (pulsora, ingest) = FakePulsora::start(1).await;
-    let a = outbox_sync(
-        &ingest,
-        stripe_revenue::PostgresStateStore::connect(&url)
-            .await
-            .unwrap(),
-    );
-    let b = outbox_sync(
-        &ingest,
-        stripe_revenue::PostgresStateStore::connect(&url)
-            .await
-            .unwrap(),
-    );
+    let a = outbox_sync(&ingest, a);
+    let b = outbox_sync(&ingest, b);
     let fast = Retries {
         base: Duration::from_millis(10),
         max: Duration::from_millis(50),
