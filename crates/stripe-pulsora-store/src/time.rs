@@ -2,7 +2,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Unix milliseconds now (0 before 1970, saturating far in the future).
+/// Unix milliseconds now (0 before 1970, saturating far in the future). SQLite takes its clock
+/// here; PostgreSQL asks the server's.
+#[cfg(feature = "sqlite")]
 pub(crate) fn unix_millis() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
