@@ -172,9 +172,10 @@ impl Bridge {
         let mut outbox: Option<Arc<dyn Outbox>> = None;
         match &config.store {
             StoreSetting::Memory => tracing::warn!(
-                "STRIPE_PULSORA_REPLAY_STORE=memory: MRR ledgers and delivered event ids are lost on \
-                 restart (MRR is then reported again); unset it for the SQLite default, or use \
-                 sqlite:<path> / postgres://… / redis://…"
+                "state kept in memory (STRIPE_PULSORA_REPLAY_STORE=memory, or an example without a \
+                 Pulsora token): MRR ledgers and delivered event ids are lost on restart (MRR is \
+                 then reported again); for real use set STRIPE_PULSORA_REPLAY_STORE=sqlite:<path>, \
+                 postgres://… or redis://… (serve defaults to the SQLite file)"
             ),
             // One backend, opened once, under both schemas (replay ids and mapping state).
             #[cfg(feature = "sqlite")]
