@@ -10,13 +10,13 @@
 //! replaces the SQLite file with another store (`postgres://…`).
 #![cfg(feature = "sqlite")]
 
-use axum::extract::State;
-use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
+#[path = "support/faulty_pulsora.rs"]
+mod faulty_pulsora;
+
+use faulty_pulsora::start_pulsora;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use stripe_pulsora::stripe_revenue::fixtures::{scenario, ApiShape};
@@ -25,59 +25,6 @@ use stripe_pulsora_cli::trigger::deliver;
 const SECRET: &str = "whsec_crash_run_0123456789abcdef0123456789abcdef";
 /// The worker's default concurrency: rows in flight at one kill, at most.
 const IN_FLIGHT_PER_KILL: usize = 8;
-
-#[derive(Clone, Default)]
-struct FaultyPulsora {
-    /// Transaction id → (times accepted, amount text).
-    accepted: Arc<Mutex<HashMap<String, (usize, String)>>>,
-    calls: Arc<AtomicU64>,
-    failures: Arc<AtomicU64>,
-}
-
-async fn ingest(
-    State(p): State<FaultyPulsora>,
-    Json(body): Json<serde_json::Value>,
-) -> (StatusCode, [(&'static str, &'static str); 1]) {
-    let n = p.calls.fetch_add(1, Ordering::Relaxed);
-    let roll = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % 10;
-    let fail = |status| {
-        p.failures.fetch_add(1, Ordering::Relaxed);
-        (status, [("retry-after", "0")])
-    };
-    match roll {
-        0 => fail(StatusCode::INTERNAL_SERVER_ERROR),
-        1 => fail(StatusCode::TOO_MANY_REQUESTS),
-        2 => {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            fail(StatusCode::INTERNAL_SERVER_ERROR)
-        }
-        _ => {
-            let tx = body["data"]["transaction_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let amount = body["data"]["amount"].to_string();
-            p.accepted
-                .lock()
-                .unwrap()
-                .entry(tx)
-                .or_insert((0, amount))
-                .0 += 1;
-            (StatusCode::ACCEPTED, [("retry-after", "0")])
-        }
-    }
-}
-
-async fn start_pulsora() -> (FaultyPulsora, String) {
-    let fake = FaultyPulsora::default();
-    let app = Router::new()
-        .route("/api/ingest", post(ingest))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (fake, format!("http://{addr}/api/ingest"))
-}
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

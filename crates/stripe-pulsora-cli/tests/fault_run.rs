@@ -8,13 +8,14 @@
 //! quick; BENCHMARKS.md reports a 10,000-event run).
 #![cfg(feature = "sqlite")]
 
-use axum::extract::State;
-use axum::http::StatusCode;
+#[path = "support/faulty_pulsora.rs"]
+mod faulty_pulsora;
+
 use axum::routing::post;
-use axum::{Json, Router};
-use std::collections::HashMap;
+use axum::Router;
+use faulty_pulsora::start_pulsora;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use stripe_pulsora::revenue_handler;
@@ -27,65 +28,8 @@ use stripe_pulsora_cli::trigger::deliver;
 
 const SECRET: &str = "whsec_fault_run_0123456789abcdef0123456789abcdef";
 const PULSORA_TIMEOUT: Duration = Duration::from_millis(150);
-
-/// A Pulsora that fails 30% of calls: 10% 500, 10% 429, 10% too slow to answer in time (and
-/// then 500, so a timed-out call is never also an accepted one).
-#[derive(Clone, Default)]
-struct FaultyPulsora {
-    /// Transaction id → (times accepted, amount text).
-    accepted: Arc<Mutex<HashMap<String, (usize, String)>>>,
-    calls: Arc<AtomicU64>,
-    failures: Arc<AtomicU64>,
-}
-
-async fn ingest(
-    State(p): State<FaultyPulsora>,
-    Json(body): Json<serde_json::Value>,
-) -> (StatusCode, [(&'static str, &'static str); 1]) {
-    let n = p.calls.fetch_add(1, Ordering::Relaxed);
-    // A fixed pseudo-random sequence: reproducible, spread over every transaction.
-    let roll = n.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(17) % 10;
-    match roll {
-        0 => {
-            p.failures.fetch_add(1, Ordering::Relaxed);
-            (StatusCode::INTERNAL_SERVER_ERROR, [("retry-after", "0")])
-        }
-        1 => {
-            p.failures.fetch_add(1, Ordering::Relaxed);
-            (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "0")])
-        }
-        2 => {
-            p.failures.fetch_add(1, Ordering::Relaxed);
-            tokio::time::sleep(PULSORA_TIMEOUT * 2).await;
-            (StatusCode::INTERNAL_SERVER_ERROR, [("retry-after", "0")])
-        }
-        _ => {
-            let tx = body["data"]["transaction_id"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let amount = body["data"]["amount"].to_string();
-            p.accepted
-                .lock()
-                .unwrap()
-                .entry(tx)
-                .or_insert((0, amount))
-                .0 += 1;
-            (StatusCode::ACCEPTED, [("retry-after", "0")])
-        }
-    }
-}
-
-async fn start_pulsora() -> (FaultyPulsora, String) {
-    let fake = FaultyPulsora::default();
-    let app = Router::new()
-        .route("/api/ingest", post(ingest))
-        .with_state(fake.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (fake, format!("http://{addr}/api/ingest"))
-}
+// A slow call must outlast the client's timeout, so it is never also an accepted one.
+const _: () = assert!(faulty_pulsora::SLOW_CALL.as_millis() > PULSORA_TIMEOUT.as_millis());
 
 /// One bridge instance on `addr` with its stores on `dir`, until `stop` fires (then it finishes
 /// in-flight deliveries, like a SIGTERM).
