@@ -346,25 +346,22 @@ fn parse_bind(text: &str) -> Result<SocketAddr, Invalid> {
         .map_err(|e| invalid(format!("not an address:port ({e})"), "0.0.0.0:8080"))
 }
 
-fn parse_http_url(text: &str) -> Result<String, Invalid> {
+/// `text` when it is an absolute http(s) URL; `example` shows a good one.
+fn http_url<'a>(text: &'a str, example: &'static str) -> Result<&'a str, Invalid> {
     let text = text.trim();
     if text.starts_with("http://") || text.starts_with("https://") {
-        Ok(text.to_owned())
+        Ok(text)
     } else {
-        Err(invalid(
-            "not an http(s) URL",
-            "https://pulsora.co/api/ingest",
-        ))
+        Err(invalid("not an http(s) URL", example))
     }
 }
 
+fn parse_http_url(text: &str) -> Result<String, Invalid> {
+    http_url(text, "https://pulsora.co/api/ingest").map(str::to_owned)
+}
+
 fn parse_api_base(text: &str) -> Result<String, Invalid> {
-    let text = text.trim();
-    if text.starts_with("http://") || text.starts_with("https://") {
-        Ok(text.trim_end_matches('/').to_owned())
-    } else {
-        Err(invalid("expected an http(s) URL", "https://api.stripe.com"))
-    }
+    http_url(text, "https://api.stripe.com").map(|url| url.trim_end_matches('/').to_owned())
 }
 
 fn parse_store(text: &str) -> Result<StoreSetting, Invalid> {
